@@ -1,0 +1,1 @@
+"""Backends: one module per model provider behind the protocol in `backends.base`."""

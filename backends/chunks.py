@@ -1,0 +1,88 @@
+"""Turn chat-completion chunks (same shape in the openai and zhipuai SDKs) into stream events."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from core.chat import StreamMeta, Usage
+from core.errors import ErrorKind, PlaygroundError
+
+
+def chunk_events(chunk: Any) -> Iterator[str | StreamMeta]:
+    """Events from one streamed chunk. The final OpenAI usage chunk has no choices at all."""
+    choices = getattr(chunk, "choices", None) or []
+    if choices:
+        choice = choices[0]
+        delta = getattr(choice, "delta", None)
+        content = getattr(delta, "content", None) if delta is not None else None
+        if content:
+            yield content
+    finish = getattr(choices[0], "finish_reason", None) if choices else None
+    usage = Usage.from_obj(getattr(chunk, "usage", None))
+    yield StreamMeta(usage=usage, finish_reason=finish, request_id=getattr(chunk, "id", None),
+                     model=getattr(chunk, "model", None))
+
+
+def completion_events(completion: Any) -> Iterator[str | StreamMeta]:
+    """Events from a whole (non-streamed) completion: its text once, then its record."""
+    choices = getattr(completion, "choices", None) or []
+    choice = choices[0] if choices else None
+    message = getattr(choice, "message", None)
+    content = getattr(message, "content", None) if message is not None else None
+    if content:
+        yield content
+    yield StreamMeta(usage=Usage.from_obj(getattr(completion, "usage", None)),
+                     finish_reason=getattr(choice, "finish_reason", None),
+                     request_id=getattr(completion, "id", None),
+                     model=getattr(completion, "model", None))
+
+
+def relay(open_call: Callable[[], Any], stream: bool, cancel: threading.Event,
+          translate: Callable[[BaseException, bool], PlaygroundError]) -> Iterator[str | StreamMeta]:
+    """Make the SDK call and relay its events; SDK failures become PlaygroundError.
+
+    `translate(exc, started)` knows whether text had arrived: a break after that is a cut stream.
+    """
+    started = False
+    response: Any = None
+    try:
+        response = open_call()
+        events: Iterable[str | StreamMeta]
+        if stream:
+            events = (event for chunk in response for event in chunk_events(chunk))
+        else:
+            events = completion_events(response)
+        for event in events:
+            if cancel.is_set():
+                return
+            if isinstance(event, str):
+                started = True
+            yield event
+    except PlaygroundError:
+        raise
+    except Exception as exc:
+        raise translate(exc, started) from exc
+    finally:
+        _close(response)
+
+
+def _close(response: Any) -> None:
+    """Close a streamed HTTP response so a stopped answer stops costing tokens."""
+    for target in (response, getattr(response, "response", None)):
+        close = getattr(target, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                pass
+            return
+
+
+def generic_translate(exc: BaseException, started: bool) -> PlaygroundError:
+    """Failures no SDK class explains: a cut connection or undecodable stream."""
+    name = type(exc).__name__
+    if started or "Protocol" in name or "Decode" in name or "JSON" in name:
+        return PlaygroundError(ErrorKind.STREAM_BROKEN, detail=f"{name}: {exc}")
+    return PlaygroundError(ErrorKind.UNKNOWN, detail=f"{name}: {exc}")

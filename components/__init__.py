@@ -1,0 +1,1 @@
+"""Reusable Streamlit widgets: the only layer besides pages/ that draws."""

@@ -1,0 +1,32 @@
+"""Session-state helpers: durable values that outlive widgets, and widgets bound to them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from typing import Any, TypeVar
+
+import streamlit as st
+
+T = TypeVar("T")
+
+
+def durable(key: str, factory: Callable[[], T]) -> T:
+    """A non-widget session value (kept when the user changes page), created on first use."""
+    if key not in st.session_state:
+        st.session_state[key] = factory()
+    return st.session_state[key]
+
+
+def bound(widget: Callable[..., Any], label: str, store: MutableMapping[str, Any], name: str,
+          key: str, **kwargs: Any) -> Any:
+    """Draw `widget` showing store[name]; every change is written back to the store at once.
+
+    Widget keys die when a widget is not drawn; the store does not, so nothing typed is lost.
+    """
+    if key not in st.session_state or st.session_state[key] != store.get(name):
+        st.session_state[key] = store.get(name)
+
+    def write_back() -> None:
+        store[name] = st.session_state[key]
+
+    return widget(label, key=key, on_change=write_back, **kwargs)

@@ -1,0 +1,209 @@
+"""The backend protocol's data: a chat request, what a stream yields, and its final record."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from core.errors import ErrorKind, PlaygroundError, from_finish_reason
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What to ask: the model, the messages as sent, validated parameters, streamed or not."""
+
+    model: str
+    messages: list[dict[str, str]]
+    params: dict[str, Any] = field(default_factory=dict)
+    stream: bool = True
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the server reported them."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+    @classmethod
+    def from_obj(cls, usage: Any) -> Usage | None:
+        """From an SDK usage object or dict; None when the server sent none."""
+        if usage is None:
+            return None
+        get = usage.get if isinstance(usage, dict) else lambda k: getattr(usage, k, None)
+        prompt, completion, total = get("prompt_tokens"), get("completion_tokens"), get("total_tokens")
+        if total is None and prompt is not None and completion is not None:
+            total = prompt + completion
+        return cls(prompt, completion, total)
+
+
+@dataclass(frozen=True)
+class StreamMeta:
+    """Facts a backend learns while streaming, yielded between text deltas; later ones add up."""
+
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    request_id: str | None = None
+    model: str | None = None
+
+
+@dataclass
+class ChatRecord:
+    """The final record of one call: what came back, how fast, and how it ended."""
+
+    model: str
+    text: str = ""
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    ttft_s: float | None = None
+    latency_s: float | None = None
+    request_id: str | None = None
+    streamed: bool = True
+    outcome: str = "ok"  # ok | stopped | error
+    error: PlaygroundError | None = None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Completion tokens per second of generation (after the first token)."""
+        tokens = self.usage.completion_tokens if self.usage else None
+        if not tokens or self.latency_s is None:
+            return None
+        gen_time = self.latency_s - (self.ttft_s or 0.0)
+        if gen_time <= 0.0:
+            gen_time = self.latency_s
+        return tokens / gen_time if gen_time > 0 else None
+
+    def stats(self) -> dict[str, Any]:
+        """A plain dict to keep under an answer (and later in the usage ledger)."""
+        return {
+            "model": self.model, "ttft_s": self.ttft_s, "latency_s": self.latency_s,
+            "tokens_per_s": self.tokens_per_s, "finish_reason": self.finish_reason,
+            "request_id": self.request_id, "streamed": self.streamed, "outcome": self.outcome,
+            "usage": asdict(self.usage) if self.usage else None,
+            "error_kind": self.error.kind.value if self.error else None,
+            "error_code": self.error.code if self.error else None,
+        }
+
+
+Producer = Callable[[threading.Event], Iterator["str | StreamMeta"]]
+_END = object()
+
+
+class ChatStream:
+    """Runs a backend's event generator in a thread; the caller iterates text and can stop it.
+
+    The thread lets a stop take effect while the server is still silent (a slow first token),
+    and lets the page redraw a waiting indicator between chunks.
+    """
+
+    def __init__(self, produce: Producer, model: str, streamed: bool = True) -> None:
+        self.record = ChatRecord(model=model, streamed=streamed)
+        self._produce = produce
+        self._cancel = threading.Event()
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._parts: list[str] = []
+        self._t0 = 0.0
+        self.done = False
+
+    def start(self) -> ChatStream:
+        if self._thread is None:
+            self._t0 = time.perf_counter()
+            self._thread = threading.Thread(target=self._run, name="chat-stream", daemon=True)
+            self._thread.start()
+        return self
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self._t0 if self._t0 else 0.0
+
+    def _run(self) -> None:
+        events = self._produce(self._cancel)
+        try:
+            for event in events:
+                if self._cancel.is_set():
+                    break
+                self._queue.put((time.perf_counter(), event))
+        except BaseException as exc:
+            self._queue.put((time.perf_counter(), exc))
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+            self._queue.put((time.perf_counter(), _END))
+
+    def events(self, poll_s: float = 0.1) -> Iterator[str | None]:
+        """Text deltas as they arrive; None every `poll_s` while waiting (for a progress redraw)."""
+        self.start()
+        while not self.done:
+            try:
+                stamp, event = self._queue.get(timeout=poll_s)
+            except queue.Empty:
+                yield None
+                continue
+            delta = self._apply(stamp, event)
+            if delta:
+                yield delta
+
+    def __iter__(self) -> Iterator[str]:
+        return (delta for delta in self.events(poll_s=1.0) if delta is not None)
+
+    def collect(self) -> ChatRecord:
+        """Run to the end and return the record (the non-streaming way to use a stream)."""
+        for _ in self:
+            pass
+        return self.record
+
+    def stop(self) -> ChatRecord:
+        """Stop generation; keep the text so far and mark the record stopped."""
+        if not self.done:
+            self._cancel.set()
+            self._finish(time.perf_counter(), outcome="stopped")
+        return self.record
+
+    def _apply(self, stamp: float, event: Any) -> str:
+        if event is _END:
+            self._finish(stamp, outcome="ok")
+            return ""
+        if isinstance(event, BaseException):
+            error = event if isinstance(event, PlaygroundError) else PlaygroundError(
+                ErrorKind.UNKNOWN, detail=f"{type(event).__name__}: {event}")
+            self.record.error = error
+            self._finish(stamp, outcome="error")
+            return ""
+        if isinstance(event, StreamMeta):
+            self._merge(event)
+            return ""
+        if event and self.record.ttft_s is None:
+            self.record.ttft_s = stamp - self._t0
+        self._parts.append(event)
+        return event
+
+    def _merge(self, meta: StreamMeta) -> None:
+        rec = self.record
+        rec.usage = meta.usage or rec.usage
+        rec.finish_reason = meta.finish_reason or rec.finish_reason
+        rec.request_id = meta.request_id or rec.request_id
+        rec.model = meta.model or rec.model
+
+    def _finish(self, stamp: float, outcome: str) -> None:
+        if self.done:
+            return
+        self.done = True
+        rec = self.record
+        rec.text = self.text
+        rec.latency_s = stamp - self._t0
+        rec.outcome = outcome
+        if outcome == "ok":
+            cut = from_finish_reason(rec.finish_reason)
+            if cut is not None:
+                rec.error, rec.outcome = cut, "error"

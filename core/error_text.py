@@ -1,0 +1,43 @@
+"""Error explanations in the user's language: what happened, what to do, the provider's code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import ErrorKind, PlaygroundError
+from core.i18n import has, t
+
+
+@dataclass(frozen=True)
+class Explanation:
+    title: str
+    fix: str
+    code_line: str = ""
+    detail: str = ""
+
+
+def explain(err: PlaygroundError, lang: str) -> Explanation:
+    """Turn any PlaygroundError into plain words: a title, the fix, and the code to quote."""
+    if err.kind is ErrorKind.VALIDATION:
+        params = dict(err.params)
+        key = params.pop("key", "validation.generic")
+        if "param" in params:
+            params["param"] = t(f"param.{params['param']}", lang)
+        if params.get("role"):
+            params["role"] = t(f"role.{params['role']}", lang)
+        return Explanation(t("error.validation.title", lang), t(key, lang, **params),
+                           code_line=_code_line(err, lang))
+    fix_key = f"error.code.{err.code}" if err.code and has(f"error.code.{err.code}") else None
+    fix = t(fix_key, lang) if fix_key else t(f"error.{err.kind.value}.fix", lang, **err.params)
+    return Explanation(t(f"error.{err.kind.value}.title", lang), fix,
+                       code_line=_code_line(err, lang), detail=err.detail)
+
+
+def _code_line(err: PlaygroundError, lang: str) -> str:
+    if err.code and err.status:
+        return t("error.code_and_status", lang, code=err.code, status=err.status)
+    if err.code:
+        return t("error.code_only", lang, code=err.code)
+    if err.status:
+        return t("error.status_only", lang, status=err.status)
+    return ""

@@ -1,0 +1,77 @@
+"""Chat page: a system prompt, an editable conversation, and answers streamed from any backend."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.backend_picker import picker_state
+from components.chat_runner import last_error, run_answer, set_error
+from components.error_box import show_error
+from components.language import current_language
+from components.message_editor import editing, render_add_buttons, render_messages, render_system
+from components.sidebar import current_selection
+from components.state import bound, durable
+from core.i18n import t
+from core.messages import Conversation, Role
+
+CONV_KEY = "chat.conversation"
+PENDING_KEY = "chat.pending"  # set by a button or the chat input, acted on in the same run
+
+
+def _request(kind: str) -> None:
+    st.session_state[PENDING_KEY] = kind
+
+
+def _submit(conv: Conversation) -> None:
+    text = st.session_state.get("chat.input")
+    if text and text.strip():
+        conv.add(Role.USER, text)
+        _request("run")
+
+
+def _regenerate(conv: Conversation) -> None:
+    conv.drop_last_answer()
+    _request("run")
+
+
+def _clear(conv: Conversation) -> None:
+    conv.clear()
+    editing().clear()
+    set_error(None)
+
+
+lang = current_language()
+conv: Conversation = durable(CONV_KEY, Conversation)
+selection, values = current_selection()
+
+st.title(t("chat.title", lang))
+st.caption(t("chat.subtitle", lang, model=selection.model_id or "—",
+             backend=t(selection.backend.label_key, lang)))
+render_system(conv, lang)
+render_messages(conv, lang)
+answer_slot = st.container()
+render_add_buttons(conv, lang)
+
+error = last_error()
+if error is not None:
+    show_error(error, lang)
+
+actions = st.container(horizontal=True, vertical_alignment="center")
+actions.button(t("chat.run", lang), key="chat.run", type="primary", icon=":material/play_arrow:",
+               on_click=_request, args=("run",), help=t("chat.run_help", lang))
+actions.button(t("chat.regenerate", lang), key="chat.regenerate", icon=":material/refresh:",
+               on_click=_regenerate, args=(conv,), help=t("chat.regenerate_help", lang),
+               disabled=not conv.messages)
+actions.button(t("chat.clear", lang), key="chat.clear", icon=":material/delete_sweep:",
+               on_click=_clear, args=(conv,), disabled=not conv.messages and not conv.system)
+with actions:
+    bound(st.toggle, t("chat.stream", lang), picker_state(), "stream", "widget.stream",
+          help=t("chat.stream_help", lang))
+
+st.chat_input(t("chat.input_placeholder", lang), key="chat.input", submit_mode="stop",
+              on_submit=_submit, args=(conv,))
+
+if st.session_state.pop(PENDING_KEY, None):
+    run_answer(conv, selection, values, picker_state()["stream"], answer_slot, lang)
+    if last_error() is not None:
+        st.rerun()  # draw the error where it belongs, above the actions

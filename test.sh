@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run every test (unit, fake-server, AppTest, browser) and the linter, setting up what they need:
+# .venv with the dev requirements, and Debian's chromium for the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/pytest ] || [ requirements-dev.txt -nt .venv/.installed-dev ] \
+   || [ requirements.txt -nt .venv/.installed-dev ]; then
+  echo "Setting up .venv with test requirements…"
+  "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements-dev.txt
+  touch .venv/.installed-dev
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  echo "Installing Debian chromium for the browser tests…"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"
