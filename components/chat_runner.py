@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from components.backend_picker import Selection
+from components.saved_conversation import autosave
 from core.answer_stats import stats_line
 from core.chat import ChatRecord, ChatStream
 from core.errors import PlaygroundError
@@ -50,6 +51,7 @@ def run_answer(conv: Conversation, sel: Selection, values: dict[str, Any], strea
         finally:
             record = answer.record if answer.done else answer.stop()
             _keep(conv, record)
+            autosave(conv)  # a stop ends the script: save before the next run could
             if not finished:
                 _settle(body, status, record, lang)
     if finished:

@@ -9,12 +9,12 @@ from components.chat_runner import last_error, run_answer, set_error
 from components.error_box import show_error
 from components.language import current_language
 from components.message_editor import editing, render_add_buttons, render_messages, render_system
+from components.saved_conversation import autosave, open_conversation
 from components.sidebar import current_selection
-from components.state import bound, durable
+from components.state import bound
 from core.i18n import t
 from core.messages import Conversation, Role
 
-CONV_KEY = "chat.conversation"
 PENDING_KEY = "chat.pending"  # set by a button or the chat input, acted on in the same run
 
 
@@ -41,7 +41,7 @@ def _clear(conv: Conversation) -> None:
 
 
 lang = current_language()
-conv: Conversation = durable(CONV_KEY, Conversation)
+conv = open_conversation()
 selection, values = current_selection()
 
 st.title(t("chat.title", lang))
@@ -71,6 +71,7 @@ with actions:
 st.chat_input(t("chat.input_placeholder", lang), key="chat.input", submit_mode="stop",
               on_submit=_submit, args=(conv,))
 
+autosave(conv)
 if st.session_state.pop(PENDING_KEY, None):
     run_answer(conv, selection, values, picker_state()["stream"], answer_slot, lang)
     if last_error() is not None:

@@ -1,0 +1,44 @@
+"""A browser refresh (a new session with the same ?c= URL) brings the conversation back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tests.fake_llm import FakeLLMServer
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def _messages(at: AppTest) -> list[tuple[str, str]]:
+    return [(m.name, " ".join(x.value for x in m.markdown)) for m in at.chat_message]
+
+
+def test_refresh_restores_conversation_and_answer_stats(zhipu_env: FakeLLMServer) -> None:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_area(key="widget.system").set_value("你是旅行社的助手。").run()
+    at.chat_input[0].set_value("杭州三日游").run()
+    assert not at.exception
+    conversation_id = at.query_params["c"]
+    before = _messages(at)
+    assert before == [("user", "杭州三日游"), ("assistant", "Echo: 杭州三日游")]
+
+    refreshed = AppTest.from_file(APP, default_timeout=30)
+    refreshed.query_params["c"] = conversation_id
+    refreshed.run()
+    assert _messages(refreshed) == before
+    assert refreshed.text_area(key="widget.system").value == "你是旅行社的助手。"
+    captions = [c.value for m in refreshed.chat_message for c in m.caption]
+    assert any("glm-4-plus" in c for c in captions)
+
+
+def test_unknown_or_forged_id_starts_a_new_conversation(zhipu_env: FakeLLMServer) -> None:
+    for forged in ("../../etc/passwd", "0123456789abcdef0123456789abcdef"):
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.query_params["c"] = forged
+        at.run()
+        assert not at.exception
+        assert _messages(at) == []
+        if forged.startswith(".."):
+            assert at.query_params["c"] != forged
