@@ -24,7 +24,7 @@ class ModelInfo:
     context_window: int | None = None
     max_output: int | None = None
     stream_only: bool = False
-    note: str = ""  # a short description in English; the model id itself is not translated
+    note: str = ""  # catalogue key of a short description; the model id itself is not translated
 
 
 @dataclass(frozen=True)

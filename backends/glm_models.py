@@ -10,16 +10,16 @@ from core.parameters import ParamKind, ParamSchema, ParamSpec
 ZHIPU_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
 
 GLM_MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("glm-4-plus", 128_000, 4_095, note="GLM-4 flagship"),
-    ModelInfo("glm-4-air", 128_000, 4_095, note="fast, low cost"),
-    ModelInfo("glm-4-airx", 8_000, 4_095, note="fastest GLM-4"),
-    ModelInfo("glm-4-flash", 128_000, 4_095, note="free tier"),
-    ModelInfo("glm-4-long", 1_000_000, 4_095, note="1M context"),
-    ModelInfo("glm-4.5", 128_000, 96_000, note="reasoning, agents"),
-    ModelInfo("glm-4.5-air", 128_000, 96_000, note="reasoning, lower cost"),
-    ModelInfo("glm-4.6", 200_000, 128_000, note="latest flagship"),
-    ModelInfo("glm-4-0520", 128_000, 4_095, note="seed demo model"),
-    ModelInfo("charglm-3", 4_000, 2_048, note="role play"),
+    ModelInfo("glm-4-plus", 128_000, 4_095, note="model.glm_4_flagship"),
+    ModelInfo("glm-4-air", 128_000, 4_095, note="model.fast_low_cost"),
+    ModelInfo("glm-4-airx", 8_000, 4_095, note="model.fastest_glm_4"),
+    ModelInfo("glm-4-flash", 128_000, 4_095, note="model.free_tier"),
+    ModelInfo("glm-4-long", 1_000_000, 4_095, note="model.1m_context"),
+    ModelInfo("glm-4.5", 128_000, 96_000, note="model.reasoning_agents"),
+    ModelInfo("glm-4.5-air", 128_000, 96_000, note="model.reasoning_lower_cost"),
+    ModelInfo("glm-4.6", 200_000, 128_000, note="model.latest_flagship"),
+    ModelInfo("glm-4-0520", 128_000, 4_095, note="model.seed_demo_model"),
+    ModelInfo("charglm-3", 4_000, 2_048, note="model.role_play"),
 )
 
 CUSTOM_MAX_OUTPUT = 131_072  # an unknown model id: let the server judge

@@ -7,21 +7,21 @@ from backends.glm_models import GLM_MODELS, ZHIPU_BASE_URL
 from core.parameters import ParamKind, ParamSchema, ParamSpec
 
 OPENAI_MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("gpt-4o", 128_000, 16_384, note="flagship multimodal"),
-    ModelInfo("gpt-4o-mini", 128_000, 16_384, note="small, low cost"),
-    ModelInfo("gpt-4.1", 1_047_576, 32_768, note="long context"),
-    ModelInfo("gpt-4.1-mini", 1_047_576, 32_768, note="long context, low cost"),
-    ModelInfo("gpt-3.5-turbo", 16_385, 4_096, note="legacy"),
+    ModelInfo("gpt-4o", 128_000, 16_384, note="model.flagship_multimodal"),
+    ModelInfo("gpt-4o-mini", 128_000, 16_384, note="model.small_low_cost"),
+    ModelInfo("gpt-4.1", 1_047_576, 32_768, note="model.long_context"),
+    ModelInfo("gpt-4.1-mini", 1_047_576, 32_768, note="model.long_context_low_cost"),
+    ModelInfo("gpt-3.5-turbo", 16_385, 4_096, note="model.legacy"),
 )
 
 # DashScope serves GLM in compatible mode only as a stream (FACTS); Qwen both ways.
 DASHSCOPE_MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("qwen-plus", 131_072, 8_192, note="Qwen balanced"),
-    ModelInfo("qwen-turbo", 1_000_000, 8_192, note="Qwen fast"),
-    ModelInfo("qwen-max", 32_768, 8_192, note="Qwen flagship"),
-    ModelInfo("glm-4.5", 131_072, 16_384, stream_only=True, note="GLM on DashScope"),
-    ModelInfo("glm-4.5-air", 131_072, 16_384, stream_only=True, note="GLM on DashScope"),
-    ModelInfo("chatglm3-6b", 8_000, 1_500, stream_only=True, note="ChatGLM3-6B (seed 004)"),
+    ModelInfo("qwen-plus", 131_072, 8_192, note="model.qwen_balanced"),
+    ModelInfo("qwen-turbo", 1_000_000, 8_192, note="model.qwen_fast"),
+    ModelInfo("qwen-max", 32_768, 8_192, note="model.qwen_flagship"),
+    ModelInfo("glm-4.5", 131_072, 16_384, stream_only=True, note="model.glm_on_dashscope"),
+    ModelInfo("glm-4.5-air", 131_072, 16_384, stream_only=True, note="model.glm_on_dashscope"),
+    ModelInfo("chatglm3-6b", 8_000, 1_500, stream_only=True, note="model.chatglm3_6b_seed_004"),
 )
 
 ENDPOINTS: tuple[Endpoint, ...] = (

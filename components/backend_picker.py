@@ -125,7 +125,7 @@ def _model_choice(endpoint: Endpoint, state: dict[str, Any], slot: str, lang: st
     def label(model_id: str) -> str:
         if model_id == CUSTOM_MODEL:
             return t("picker.custom_model", lang)
-        return f"{model_id} — {notes[model_id]}" if notes.get(model_id) else model_id
+        return f"{model_id} — {t(notes[model_id], lang)}" if notes.get(model_id) else model_id
 
     bound(st.selectbox, t("picker.model", lang), models, slot, f"widget.model.{slot}",
           options=options, format_func=label)
