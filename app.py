@@ -1,4 +1,9 @@
-"""GLM Playground router: page config, navigation and the shared sidebar. Pages live in pages/."""
+"""GLM Playground router: page config, navigation and the shared sidebar. Pages live in app_pages/.
+
+The pages folder is not called `pages/`: Streamlit treats a `pages/` folder as the legacy multipage
+mode, which runs a page without this router on a fresh server's first visit to a page URL and in
+every AppTest rerun (streamlit#9446).
+"""
 
 import streamlit as st
 
@@ -9,7 +14,7 @@ st.set_page_config(page_title="GLM Playground", page_icon=":material/science:", 
 
 lang = render_sidebar()
 page = st.navigation([
-    st.Page("pages/chat.py", title=t("nav.chat", lang), icon=":material/chat:", url_path="chat",
+    st.Page("app_pages/chat.py", title=t("nav.chat", lang), icon=":material/chat:", url_path="chat",
             default=True),
 ])
 page.run()

@@ -1,1 +1,1 @@
-"""Reusable Streamlit widgets: the only layer besides pages/ that draws."""
+"""Reusable Streamlit widgets: the only layer besides app_pages/ that draws."""
