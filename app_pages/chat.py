@@ -5,7 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from components.backend_picker import picker_state
-from components.chat_runner import last_error, run_answer, set_error
+from components.chat_runner import (
+    forget_if_settings_changed,
+    last_error,
+    run_answer,
+    set_error,
+    show_empty_answer,
+)
 from components.error_box import show_error
 from components.language import current_language
 from components.message_editor import editing, render_add_buttons, render_messages, render_system
@@ -43,6 +49,7 @@ def _clear(conv: Conversation) -> None:
 lang = current_language()
 conv = open_conversation()
 selection, values = current_selection()
+forget_if_settings_changed(selection, values)
 
 st.title(t("chat.title", lang))
 st.caption(t("chat.subtitle", lang, model=selection.model_id or "—",
@@ -55,6 +62,9 @@ render_add_buttons(conv, lang)
 error = last_error()
 if error is not None:
     show_error(error, lang)
+    if conv.messages and conv.messages[-1].role is Role.USER:
+        st.caption(t("chat.retry_hint", lang))
+show_empty_answer(lang)
 
 actions = st.container(horizontal=True, vertical_alignment="center")
 actions.button(t("chat.run", lang), key="chat.run", type="primary", icon=":material/play_arrow:",
@@ -63,7 +73,7 @@ actions.button(t("chat.regenerate", lang), key="chat.regenerate", icon=":materia
                on_click=_regenerate, args=(conv,), help=t("chat.regenerate_help", lang),
                disabled=not conv.messages)
 actions.button(t("chat.clear", lang), key="chat.clear", icon=":material/delete_sweep:",
-               on_click=_clear, args=(conv,), disabled=not conv.messages and not conv.system)
+               on_click=_clear, args=(conv,), disabled=not conv.messages and error is None)
 with actions:
     bound(st.toggle, t("chat.stream", lang), picker_state(), "stream", "widget.stream",
           help=t("chat.stream_help", lang))

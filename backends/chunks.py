@@ -80,9 +80,59 @@ def _close(response: Any) -> None:
             return
 
 
+# Transport failures by class name, so httpx (zhipuai) and httpx2 (openai) need not be imported.
+_UNREACHABLE = frozenset({"ConnectError", "ConnectTimeout", "ProxyError", "UnsupportedProtocol",
+                          "InvalidURL", "gaierror", "ConnectionRefusedError"})
+_TIMEOUT = frozenset({"TimeoutException", "TimeoutError"})
+_BROKEN = frozenset({"RemoteProtocolError", "ReadError", "JSONDecodeError", "DecodingError",
+                     "IncompleteRead", "ConnectionResetError"})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and its causes, outermost first (SDKs wrap the httpx error they caught)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen and len(seen) < 10:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+
+
+def transport_kind(exc: BaseException, started: bool) -> ErrorKind | None:
+    """The kind of a network or stream-decoding failure anywhere in the chain; None if not one."""
+    for link in _chain(exc):
+        names = {cls.__name__ for cls in type(link).__mro__}
+        if names & _UNREACHABLE:
+            return ErrorKind.STREAM_BROKEN if started else ErrorKind.UNREACHABLE
+        if names & _TIMEOUT:
+            return ErrorKind.TIMEOUT
+        if names & _BROKEN:
+            return ErrorKind.STREAM_BROKEN
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """The SDK's message plus the root cause, e.g. 'Connection error. (ConnectError: refused)'."""
+    links = list(_chain(exc))
+    text = str(exc) or type(exc).__name__
+    root = links[-1]
+    if root is not exc and str(root) and str(root) not in text:
+        text += f" ({type(root).__name__}: {root})"
+    return text[:500]
+
+
+def connection_error(exc: BaseException, started: bool, timed_out: bool) -> PlaygroundError:
+    """An SDK connection / timeout error: reached or not, cut mid-answer, or too slow."""
+    kind = transport_kind(exc, started)
+    if kind is None:
+        kind = ErrorKind.TIMEOUT if timed_out else (
+            ErrorKind.STREAM_BROKEN if started else ErrorKind.UNREACHABLE)
+    return PlaygroundError(kind, detail=describe(exc))
+
+
 def generic_translate(exc: BaseException, started: bool) -> PlaygroundError:
-    """Failures no SDK class explains: a cut connection or undecodable stream."""
-    name = type(exc).__name__
-    if started or "Protocol" in name or "Decode" in name or "JSON" in name:
-        return PlaygroundError(ErrorKind.STREAM_BROKEN, detail=f"{name}: {exc}")
-    return PlaygroundError(ErrorKind.UNKNOWN, detail=f"{name}: {exc}")
+    """Failures no SDK class explains: a raw httpx error, an undecodable stream, anything else."""
+    kind = transport_kind(exc, started)
+    if kind is None:
+        kind = ErrorKind.STREAM_BROKEN if started else ErrorKind.UNKNOWN
+    return PlaygroundError(kind, detail=f"{type(exc).__name__}: {describe(exc)}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.base import Backend, Connection, Endpoint, ModelInfo
-from backends.chunks import generic_translate, relay
+from backends.chunks import connection_error, generic_translate, relay
 from backends.glm_models import glm_schema
 from backends.openai_models import ENDPOINTS, openai_schema
 from core.chat import ChatRequest, StreamMeta
@@ -25,11 +25,8 @@ def translate_openai_error(exc: BaseException, started: bool) -> PlaygroundError
 
     if isinstance(exc, openai.APIStatusError):
         return from_http(exc.status_code, _body(exc))
-    if isinstance(exc, openai.APITimeoutError):
-        return PlaygroundError(ErrorKind.TIMEOUT, detail=str(exc))
-    if isinstance(exc, openai.APIConnectionError):
-        kind = ErrorKind.STREAM_BROKEN if started else ErrorKind.UNREACHABLE
-        return PlaygroundError(kind, detail=str(exc))
+    if isinstance(exc, openai.APIConnectionError):  # APITimeoutError is one too
+        return connection_error(exc, started, isinstance(exc, openai.APITimeoutError))
     if isinstance(exc, openai.APIError):
         # An error event inside the stream: status unknown, the body names the code.
         code = str(exc.code) if getattr(exc, "code", None) else None
@@ -58,6 +55,9 @@ class OpenAICompatBackend(Backend):
             return glm_schema(model, sdk_clamps=False)  # the openai SDK sends values unchanged
         return openai_schema(model, endpoint.family)
 
+    def load_sdk(self) -> None:
+        import openai  # noqa: F401 - imported on first use, not on every page load
+
     def events(self, request: ChatRequest, endpoint: Endpoint, conn: Connection,
                cancel: threading.Event) -> Iterator[str | StreamMeta]:
         from openai import OpenAI  # imported on first call, not on every page load
@@ -77,7 +77,8 @@ class OpenAICompatBackend(Backend):
         if extra:
             kwargs["extra_body"] = extra
         if stream:
-            kwargs["stream_options"] = {"include_usage": True}
+            if endpoint.family != "glm":  # GLM reports usage in its last chunk unasked
+                kwargs["stream_options"] = {"include_usage": True}
 
         try:
             yield from relay(lambda: client.chat.completions.create(**kwargs), stream, cancel,

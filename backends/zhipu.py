@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.base import Backend, Connection, Endpoint, ModelInfo
-from backends.chunks import generic_translate, relay
+from backends.chunks import connection_error, generic_translate, relay
 from backends.glm_models import GLM_MODELS, ZHIPU_BASE_URL, glm_schema
 from core.chat import ChatRequest, StreamMeta
 from core.errors import ErrorKind, PlaygroundError, from_http
@@ -24,11 +24,8 @@ def translate_zhipu_error(exc: BaseException, started: bool) -> PlaygroundError:
 
     if isinstance(exc, zhipuai.APIStatusError):
         return from_http(exc.status_code, _body(exc.response))
-    if isinstance(exc, zhipuai.APITimeoutError):
-        return PlaygroundError(ErrorKind.TIMEOUT, detail=str(exc))
-    if isinstance(exc, zhipuai.APIConnectionError):
-        kind = ErrorKind.STREAM_BROKEN if started else ErrorKind.UNREACHABLE
-        return PlaygroundError(kind, detail=str(exc))
+    if isinstance(exc, zhipuai.APIConnectionError):  # APITimeoutError is one too
+        return connection_error(exc, started, isinstance(exc, zhipuai.APITimeoutError))
     if isinstance(exc, zhipuai.APIResponseError) and isinstance(exc.json_data, dict):
         # An {"error": ...} payload inside the stream.
         err = from_http(None, _json({"error": exc.json_data}))
@@ -59,6 +56,9 @@ class ZhipuBackend(Backend):
 
     def schema(self, endpoint: Endpoint, model: ModelInfo) -> ParamSchema:
         return glm_schema(model, sdk_clamps=True)
+
+    def load_sdk(self) -> None:
+        import zhipuai  # noqa: F401 - imported on first use, not on every page load
 
     def events(self, request: ChatRequest, endpoint: Endpoint, conn: Connection,
                cancel: threading.Event) -> Iterator[str | StreamMeta]:

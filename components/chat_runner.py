@@ -15,6 +15,8 @@ from core.i18n import t
 from core.messages import Conversation, Message, Role
 
 ERROR_KEY = "chat.error"
+EMPTY_KEY = "chat.empty_answer"  # stats of an answer that came back empty, shown instead of kept
+ASKED_KEY = "chat.asked_with"  # the sidebar settings of the last run, to tell when they changed
 CURSOR = " ▌"
 
 
@@ -23,7 +25,36 @@ def last_error() -> PlaygroundError | None:
 
 
 def set_error(err: PlaygroundError | None) -> None:
+    """Set (or with None clear) what the last run reports: its error, or an empty answer."""
     st.session_state[ERROR_KEY] = err
+    if err is None:
+        st.session_state.pop(EMPTY_KEY, None)
+
+
+def _settings(sel: Selection, values: dict[str, Any]) -> str:
+    """What the sidebar decided for a run (where the key came from, never the key itself)."""
+    return repr((sel.slot, sel.model_id, sel.connection.base_url, sel.key_source,
+                 sorted(values.items())))
+
+
+def forget_if_settings_changed(sel: Selection, values: dict[str, Any]) -> None:
+    """A report about the last run is stale once the sidebar changed (a key typed, a model
+    picked, a parameter fixed): drop it rather than show, say, "no API key" under a new key."""
+    if st.session_state.get(ASKED_KEY) not in (None, _settings(sel, values)):
+        set_error(None)
+        st.session_state.pop(ASKED_KEY, None)
+
+
+def empty_answer() -> dict[str, Any] | None:
+    """The stats of the last answer if it finished with no text at all (it was not kept)."""
+    return st.session_state.get(EMPTY_KEY)
+
+
+def show_empty_answer(lang: str) -> None:
+    stats = empty_answer()
+    if stats is not None:
+        st.warning(t("chat.empty_answer", lang), icon=":material/warning:")
+        st.caption(stats_line(stats, lang))
 
 
 def run_answer(conv: Conversation, sel: Selection, values: dict[str, Any], stream: bool,
@@ -34,6 +65,7 @@ def run_answer(conv: Conversation, sel: Selection, values: dict[str, Any], strea
     `finally` keeps the text that arrived, marked as stopped.
     """
     set_error(None)
+    st.session_state[ASKED_KEY] = _settings(sel, values)
     try:
         request = sel.backend.prepare(sel.endpoint, sel.model_id, conv.to_api(), values, stream)
         answer = sel.backend.open_stream(request, sel.endpoint, sel.connection)
@@ -70,10 +102,15 @@ def _show_progress(answer: ChatStream, body: Any, status: Any, stream: bool, lan
 
 
 def _keep(conv: Conversation, record: ChatRecord) -> None:
-    """Append what came back; an error with nothing received leaves the conversation as it was."""
-    if record.text or record.outcome == "ok":
+    """Append what came back; nothing received leaves the conversation as it was.
+
+    An empty answer is not kept: an empty message would block every later send.
+    """
+    if record.text:
         conv.messages.append(Message(role=Role.ASSISTANT, content=record.text,
                                      stats=record.stats(), stopped=record.outcome != "ok"))
+    elif record.outcome == "ok":
+        st.session_state[EMPTY_KEY] = record.stats()
     if record.error is not None:
         set_error(record.error)
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 
+from components.chat_runner import set_error
 from components.state import durable
 from core.answer_stats import stats_line
 from core.i18n import t
@@ -16,6 +20,16 @@ def editing() -> set[str]:
     return durable(EDITING_KEY, set)
 
 
+def _edited(change: Callable[..., Any]) -> Callable[..., None]:
+    """A change to the conversation: the last run's error no longer describes it, so it goes."""
+
+    def apply(*args: Any) -> None:
+        change(*args)
+        set_error(None)
+
+    return apply
+
+
 def render_system(conv: Conversation, lang: str) -> None:
     """The system message box: kept in the conversation as the user types."""
     key = "widget.system"
@@ -25,7 +39,7 @@ def render_system(conv: Conversation, lang: str) -> None:
     def write_back() -> None:
         conv.system = st.session_state[key]
 
-    st.text_area(t("chat.system", lang), key=key, on_change=write_back, height=90,
+    st.text_area(t("chat.system", lang), key=key, on_change=_edited(write_back), height=90,
                  placeholder=t("chat.system_placeholder", lang), help=t("chat.system_help", lang))
 
 
@@ -51,7 +65,7 @@ def render_add_buttons(conv: Conversation, lang: str) -> None:
     row = st.container(horizontal=True)
     for role in (Role.USER, Role.ASSISTANT):
         row.button(t(f"chat.add_{role.value}", lang), key=f"add.{role.value}", icon=":material/add:",
-                   on_click=_add, args=(conv, role))
+                   on_click=_edited(_add), args=(conv, role))
 
 
 def _add(conv: Conversation, role: Role) -> None:
@@ -64,10 +78,12 @@ def _edit_box(conv: Conversation, message: Message, lang: str) -> None:
         st.session_state[key] = message.content
 
     def write_back() -> None:
+        if message.content != st.session_state[key] and message.stats is not None:
+            message.stats["edited"] = True  # the timing and tokens describe the original answer
         message.content = st.session_state[key]
 
     st.text_area(t("chat.edit_label", lang, role=t(f"role.{message.role.value}", lang)), key=key,
-                 on_change=write_back, height=120, label_visibility="collapsed",
+                 on_change=_edited(write_back), height=120, label_visibility="collapsed",
                  placeholder=t(f"chat.placeholder_{message.role.value}", lang))
 
 
@@ -80,15 +96,15 @@ def _actions(conv: Conversation, message: Message, position: int, lang: str) -> 
                on_click=_toggle_edit, args=(mid,))
     other = Role.ASSISTANT if message.role is Role.USER else Role.USER
     row.button(t("chat.make_role", lang, role=t(f"role.{other.value}", lang)), key=f"msg.{mid}.role",
-               icon=":material/swap_horiz:", type="tertiary", on_click=conv.toggle_role, args=(mid,))
+               icon=":material/swap_horiz:", type="tertiary", on_click=_edited(conv.toggle_role), args=(mid,))
     row.button("", key=f"msg.{mid}.up", icon=":material/arrow_upward:", type="tertiary",
                help=t("chat.move_up", lang), disabled=position == 0,
-               on_click=conv.move, args=(mid, -1))
+               on_click=_edited(conv.move), args=(mid, -1))
     row.button("", key=f"msg.{mid}.down", icon=":material/arrow_downward:", type="tertiary",
                help=t("chat.move_down", lang), disabled=position == len(conv.messages) - 1,
-               on_click=conv.move, args=(mid, 1))
+               on_click=_edited(conv.move), args=(mid, 1))
     row.button("", key=f"msg.{mid}.delete", icon=":material/delete:", type="tertiary",
-               help=t("chat.delete", lang), on_click=_delete, args=(conv, mid))
+               help=t("chat.delete", lang), on_click=_edited(_delete), args=(conv, mid))
 
 
 def _toggle_edit(message_id: str) -> None:

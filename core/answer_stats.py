@@ -12,7 +12,7 @@ def stats_line(stats: dict[str, Any] | None, lang: str) -> str:
     if not stats:
         return ""
     parts = [str(stats.get("model") or "")]
-    if stats.get("ttft_s") is not None:
+    if stats.get("ttft_s") is not None and stats.get("streamed", True):
         parts.append(t("stats.ttft", lang, seconds=stats["ttft_s"]))
     if stats.get("latency_s") is not None:
         parts.append(t("stats.total", lang, seconds=stats["latency_s"]))
@@ -26,6 +26,8 @@ def stats_line(stats: dict[str, Any] | None, lang: str) -> str:
         parts.append(t("stats.no_usage", lang))
     if not stats.get("streamed", True):
         parts.append(t("stats.not_streamed", lang))
+    if stats.get("edited"):
+        parts.append(t("stats.edited", lang))
     outcome = stats.get("outcome")
     if outcome == "stopped":
         parts.append(t("stats.stopped", lang))

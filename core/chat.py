@@ -69,14 +69,18 @@ class ChatRecord:
 
     @property
     def tokens_per_s(self) -> float | None:
-        """Completion tokens per second of generation (after the first token)."""
+        """Completion tokens per second of generation.
+
+        Streamed: measured from the first token, as long as generation took a measurable time;
+        an answer that arrived in one burst (or was not streamed) is measured end to end.
+        """
         tokens = self.usage.completion_tokens if self.usage else None
-        if not tokens or self.latency_s is None:
+        if not tokens or not self.latency_s or self.latency_s <= 0:
             return None
         gen_time = self.latency_s - (self.ttft_s or 0.0)
-        if gen_time <= 0.0:
+        if not self.streamed or gen_time < MIN_GENERATION_S:
             gen_time = self.latency_s
-        return tokens / gen_time if gen_time > 0 else None
+        return tokens / gen_time
 
     def stats(self) -> dict[str, Any]:
         """A plain dict to keep under an answer (and later in the usage ledger)."""
@@ -89,6 +93,9 @@ class ChatRecord:
             "error_code": self.error.code if self.error else None,
         }
 
+
+# Below this, "time after the first token" is a burst, not a speed worth dividing by.
+MIN_GENERATION_S = 0.25
 
 Producer = Callable[[threading.Event], Iterator["str | StreamMeta"]]
 _END = object()
@@ -109,6 +116,7 @@ class ChatStream:
         self._thread: threading.Thread | None = None
         self._parts: list[str] = []
         self._t0 = 0.0
+        self._lock = threading.RLock()  # stop() may come from another thread than the reader
         self.done = False
 
     def start(self) -> ChatStream:
@@ -127,8 +135,9 @@ class ChatStream:
         return time.perf_counter() - self._t0 if self._t0 else 0.0
 
     def _run(self) -> None:
-        events = self._produce(self._cancel)
+        events: Any = None
         try:
+            events = self._produce(self._cancel)
             for event in events:
                 if self._cancel.is_set():
                     break
@@ -137,9 +146,19 @@ class ChatStream:
             self._queue.put((time.perf_counter(), exc))
         finally:
             close = getattr(events, "close", None)
-            if close is not None:
-                close()
+            try:
+                if close is not None:
+                    close()
+            except Exception:
+                pass  # the end must always be signalled, or a reader would wait for ever
             self._queue.put((time.perf_counter(), _END))
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait for the producer thread to end; True when it has (or never started)."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def events(self, poll_s: float = 0.1) -> Iterator[str | None]:
         """Text deltas as they arrive; None every `poll_s` while waiting (for a progress redraw)."""
@@ -150,7 +169,10 @@ class ChatStream:
             except queue.Empty:
                 yield None
                 continue
-            delta = self._apply(stamp, event)
+            with self._lock:
+                if self.done:  # stopped meanwhile from another thread
+                    break
+                delta = self._apply(stamp, event)
             if delta:
                 yield delta
 
@@ -164,10 +186,11 @@ class ChatStream:
         return self.record
 
     def stop(self) -> ChatRecord:
-        """Stop generation; keep the text so far and mark the record stopped."""
-        if not self.done:
-            self._cancel.set()
-            self._finish(time.perf_counter(), outcome="stopped")
+        """Stop generation; keep the text read so far (what the page shows) and mark it stopped."""
+        with self._lock:
+            if not self.done:
+                self._cancel.set()
+                self._finish(time.perf_counter(), outcome="stopped")
         return self.record
 
     def _apply(self, stamp: float, event: Any) -> str:
@@ -183,6 +206,8 @@ class ChatStream:
         if isinstance(event, StreamMeta):
             self._merge(event)
             return ""
+        if not isinstance(event, str):
+            return ""  # nothing a backend should yield: ignored rather than break the text
         if event and self.record.ttft_s is None:
             self.record.ttft_s = stamp - self._t0
         self._parts.append(event)
@@ -201,7 +226,7 @@ class ChatStream:
         self.done = True
         rec = self.record
         rec.text = self.text
-        rec.latency_s = stamp - self._t0
+        rec.latency_s = stamp - self._t0 if self._t0 else None
         rec.outcome = outcome
         if outcome == "ok":
             cut = from_finish_reason(rec.finish_reason)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # Which Zhipu, DashScope or OpenAI endpoint a base URL means (the "three variables" migration).
 URL_ENDPOINTS: tuple[tuple[str, str], ...] = (
@@ -28,11 +30,13 @@ class Settings:
         return cls(env=dict(os.environ), secrets=dict(secrets or {}))
 
     def get(self, name: str) -> str | None:
-        """An environment variable wins over the same key in secrets; empty counts as unset."""
-        value = self.env.get(name)
-        if value in (None, ""):
-            value = self.secrets.get(name)
-        return str(value).strip() if value not in (None, "") else None
+        """An environment variable wins over the same key in secrets; empty (or blank) is unset."""
+        for source in (self.env, self.secrets):
+            value = source.get(name)
+            text = str(value).strip() if value is not None else ""
+            if text:
+                return text
+        return None
 
     def key_for(self, names: tuple[str, ...]) -> tuple[str | None, str | None]:
         """(key, the variable it came from) for the first of `names` that is set."""
@@ -53,9 +57,10 @@ class Settings:
     @property
     def timeout_s(self) -> float:
         try:
-            return max(1.0, float(self.get("PLAYGROUND_TIMEOUT_S") or 120))
+            value = float(self.get("PLAYGROUND_TIMEOUT_S") or 120)
         except ValueError:
             return 120.0
+        return max(1.0, value) if math.isfinite(value) else 120.0
 
     @property
     def data_dir(self) -> Path:
@@ -64,10 +69,12 @@ class Settings:
 
 def endpoint_for_url(url: str | None) -> str | None:
     """The preset a base URL belongs to, or None for a custom URL."""
-    if not url:
+    if not url or not url.strip():
         return None
+    url = url.strip()
+    hostname = (urlsplit(url if "://" in url else "//" + url).hostname or "").lower()
     for host, endpoint_id in URL_ENDPOINTS:
-        if host in url:
+        if hostname == host or hostname.endswith("." + host):
             return endpoint_id
     return "custom"
 

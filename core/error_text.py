@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.errors import ErrorKind, PlaygroundError
-from core.i18n import has, t
+from core.i18n import t
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,9 @@ def explain(err: PlaygroundError, lang: str) -> Explanation:
             params["param"] = t(f"param.{params['param']}", lang)
         if params.get("role"):
             params["role"] = t(f"role.{params['role']}", lang)
-        return Explanation(t("error.validation.title", lang), t(key, lang, **params),
-                           code_line=_code_line(err, lang))
-    fix_key = f"error.code.{err.code}" if err.code and has(f"error.code.{err.code}") else None
-    fix = t(fix_key, lang) if fix_key else t(f"error.{err.kind.value}.fix", lang, **err.params)
+        # Nothing was sent, so there is no provider code to quote: the message names it.
+        return Explanation(t("error.validation.title", lang), t(key, lang, **params))
+    fix = t(err.message_key, lang, **err.params)
     return Explanation(t(f"error.{err.kind.value}.title", lang), fix,
                        code_line=_code_line(err, lang), detail=err.detail)
 

@@ -72,7 +72,7 @@ STATUS_KINDS: dict[int, ErrorKind] = {
 }
 
 
-@dataclass
+@dataclass(eq=False)  # an exception compares and hashes by identity, like any other
 class PlaygroundError(Exception):
     """A failure in the common vocabulary. `detail` is the provider's own words, shown folded."""
 
@@ -83,7 +83,12 @@ class PlaygroundError(Exception):
     params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.kind = ErrorKind(self.kind)
         super().__init__(self.kind.value, self.code, self.detail)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Copy and pickle with every field (Exception's default passes only `args`)."""
+        return (type(self), (self.kind, self.code, self.status, self.detail, dict(self.params)))
 
     def __str__(self) -> str:
         parts = [self.kind.value]
@@ -97,11 +102,18 @@ class PlaygroundError(Exception):
 
     @property
     def message_key(self) -> str:
-        """Catalogue key of the explanation: a code-specific one where the catalogue has it."""
-        return f"error.{self.kind.value}"
+        """Catalogue key of the fix: a code-specific one where the catalogue has it."""
+        from core.i18n import has  # core.i18n imports nothing from here: no cycle
+
+        if self.kind is ErrorKind.VALIDATION:
+            return str(self.params.get("key") or "validation.generic")
+        if self.code_key and has(self.code_key):
+            return self.code_key
+        return f"error.{self.kind.value}.fix"
 
     @property
     def code_key(self) -> str | None:
+        """Catalogue key of the provider code's own fix (it may not exist)."""
         return f"error.code.{self.code}" if self.code else None
 
 

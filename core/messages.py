@@ -110,17 +110,22 @@ class Conversation:
                    messages=[Message.from_dict(m) for m in data.get("messages", [])])
 
 
+def _is_blank(content: Any) -> bool:
+    """No text to send: None, whitespace, or an empty list of (multimodal) parts."""
+    return not content.strip() if isinstance(content, str) else not content
+
+
 def check_sendable(api_messages: list[dict[str, str]]) -> None:
     """Refuse, with a fix the user can make, what a provider would reject or answer badly."""
     if not api_messages:
         raise PlaygroundError(ErrorKind.VALIDATION, params={"key": "validation.no_messages"})
     offset = 0 if api_messages[0].get("role") == "system" else 1  # number as the editor shows
     for i, message in enumerate(api_messages):
-        if not message.get("content", "").strip():
+        if _is_blank(message.get("content")):
             raise PlaygroundError(ErrorKind.VALIDATION, params={
                 "key": "validation.empty_message", "position": i + offset,
                 "role": message.get("role")})
-    roles = [m["role"] for m in api_messages]
+    roles = [m.get("role") for m in api_messages]
     if all(r == "system" for r in roles):
         raise PlaygroundError(ErrorKind.VALIDATION, code="1214",
                               params={"key": "validation.only_system"})

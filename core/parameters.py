@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -97,7 +98,10 @@ class ParamSchema:
         for spec in self.specs:
             if spec.effective is None or spec.name not in values:
                 continue
-            changed = spec.effective(values[spec.name], values)
+            try:
+                changed = spec.effective(values[spec.name], values)
+            except TypeError:  # not a number yet (unset or mistyped): validate() will say so
+                continue
             if changed is not None:
                 sent, reason = changed
                 out.append(Adjustment(spec.name, values[spec.name], sent, reason))
@@ -121,6 +125,8 @@ def _invalid(spec: ParamSpec, key: str, **params: Any) -> PlaygroundError:
 
 
 def _check(spec: ParamSpec, value: Any) -> Any:
+    if value is None and spec.kind is ParamKind.STOP:
+        return []
     if value is None:
         if spec.optional:
             return None
@@ -132,9 +138,13 @@ def _check(spec: ParamSpec, value: Any) -> Any:
     if spec.kind is ParamKind.STOP:
         return _check_stop(spec, value)
     try:
+        if isinstance(value, bool):
+            raise TypeError("a switch value is not a number")
         number = float(value)
     except (TypeError, ValueError):
         raise _invalid(spec, "validation.param_not_number", value=value) from None
+    if not math.isfinite(number):  # NaN passes every comparison; inf breaks int()
+        raise _invalid(spec, "validation.param_not_number", value=value)
     if spec.kind is ParamKind.INT:
         if number != int(number):
             raise _invalid(spec, "validation.param_not_integer", value=value)
@@ -146,7 +156,9 @@ def _check(spec: ParamSpec, value: Any) -> Any:
 
 
 def _check_stop(spec: ParamSpec, value: Any) -> list[str]:
-    words = [value] if isinstance(value, str) else list(value or [])
+    if not isinstance(value, str | list | tuple):
+        raise _invalid(spec, "validation.generic", value=value)
+    words = [value] if isinstance(value, str) else list(value)
     words = [w for w in words if isinstance(w, str) and w != ""]
     if len(words) > spec.max_items:
         raise _invalid(spec, "validation.stop_too_many", count=len(words), maximum=spec.max_items)

@@ -42,3 +42,19 @@ def test_unknown_or_forged_id_starts_a_new_conversation(zhipu_env: FakeLLMServer
         assert _messages(at) == []
         if forged.startswith(".."):
             assert at.query_params["c"] != forged
+
+
+def test_edited_answer_is_marked_and_failed_send_suggests_run(zhipu_env: FakeLLMServer) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.context["locale"] = "en-US"
+    at.run()
+    at.chat_input[0].set_value("hello").run()
+    answer = at.session_state["chat.conversation"].messages[-1]
+    at.button(key=f"msg.{answer.id}.edit").click().run()
+    at.text_area(key=f"widget.msg.{answer.id}").set_value("A better answer.").run()
+    captions = [c.value for m in at.chat_message for c in m.caption]
+    assert any("edited after it arrived" in c for c in captions)
+
+    at.chat_input[0].set_value("[[scenario:server_500]] again").run()
+    assert at.error, "the failure is shown"
+    assert any("press Run to send it again" in c.value for c in at.caption)
