@@ -54,11 +54,16 @@ def relay(open_call: Callable[[], Any], stream: bool, cancel: threading.Event,
             events = (event for chunk in response for event in chunk_events(chunk))
         else:
             events = completion_events(response)
+        last_meta: StreamMeta | None = None
         for event in events:
             if cancel.is_set():
                 return
             if isinstance(event, str):
                 started = True
+            elif event == last_meta:
+                continue  # every chunk repeats the id and model: pass on only what is new
+            else:
+                last_meta = event
             yield event
     except PlaygroundError:
         raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from backends.base import Backend, Connection, Endpoint, ModelInfo
@@ -12,7 +13,7 @@ from backends.chunks import connection_error, generic_translate, relay
 from backends.glm_models import glm_schema
 from backends.openai_models import ENDPOINTS, openai_schema
 from core.chat import ChatRequest, StreamMeta
-from core.errors import ErrorKind, PlaygroundError, from_http, kind_for
+from core.errors import ErrorKind, PlaygroundError, from_http, kind_for, request_id_of
 from core.parameters import ParamSchema
 
 # Parameters the openai SDK has no argument for: sent in the body as they are.
@@ -24,7 +25,7 @@ def translate_openai_error(exc: BaseException, started: bool) -> PlaygroundError
     import openai
 
     if isinstance(exc, openai.APIStatusError):
-        return from_http(exc.status_code, _body(exc))
+        return from_http(exc.status_code, _body(exc), request_id_of(getattr(exc, "response", None)))
     if isinstance(exc, openai.APIConnectionError):  # APITimeoutError is one too
         return connection_error(exc, started, isinstance(exc, openai.APITimeoutError))
     if isinstance(exc, openai.APIError):
@@ -44,6 +45,15 @@ def _body(exc: Any) -> str:
         return ""
 
 
+@lru_cache(maxsize=8)
+def _client(conn: Connection) -> Any:
+    """One SDK client per connection, kept: a new one costs tens of ms (its TLS setup)."""
+    from openai import OpenAI  # imported on first call, not on every page load
+
+    return OpenAI(api_key=conn.api_key or "EMPTY", base_url=conn.base_url,
+                  timeout=conn.timeout_s, max_retries=conn.max_retries)
+
+
 @dataclass
 class OpenAICompatBackend(Backend):
     id: str = "openai"
@@ -60,10 +70,7 @@ class OpenAICompatBackend(Backend):
 
     def events(self, request: ChatRequest, endpoint: Endpoint, conn: Connection,
                cancel: threading.Event) -> Iterator[str | StreamMeta]:
-        from openai import OpenAI  # imported on first call, not on every page load
-
-        client = OpenAI(api_key=conn.api_key or "EMPTY", base_url=conn.base_url,
-                        timeout=conn.timeout_s, max_retries=conn.max_retries)
+        client = _client(conn)
         params = dict(request.params)
         extra = {name: params.pop(name) for name in EXTRA_BODY_PARAMS if name in params}
         if extra.get("do_sample") is False:
@@ -80,8 +87,5 @@ class OpenAICompatBackend(Backend):
             if endpoint.family != "glm":  # GLM reports usage in its last chunk unasked
                 kwargs["stream_options"] = {"include_usage": True}
 
-        try:
-            yield from relay(lambda: client.chat.completions.create(**kwargs), stream, cancel,
-                             translate_openai_error)
-        finally:
-            client.close()
+        yield from relay(lambda: client.chat.completions.create(**kwargs), stream, cancel,
+                         translate_openai_error)

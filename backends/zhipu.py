@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from backends.base import Backend, Connection, Endpoint, ModelInfo
 from backends.chunks import connection_error, generic_translate, relay
 from backends.glm_models import GLM_MODELS, ZHIPU_BASE_URL, glm_schema
 from core.chat import ChatRequest, StreamMeta
-from core.errors import ErrorKind, PlaygroundError, from_http
+from core.errors import ErrorKind, PlaygroundError, from_http, request_id_of
 from core.parameters import ParamSchema
 
 ZHIPU_ENDPOINT = Endpoint("zhipu", "endpoint.zhipu", ZHIPU_BASE_URL, ("ZHIPUAI_API_KEY",),
@@ -23,7 +24,7 @@ def translate_zhipu_error(exc: BaseException, started: bool) -> PlaygroundError:
     import zhipuai
 
     if isinstance(exc, zhipuai.APIStatusError):
-        return from_http(exc.status_code, _body(exc.response))
+        return from_http(exc.status_code, _body(exc.response), request_id_of(exc.response))
     if isinstance(exc, zhipuai.APIConnectionError):  # APITimeoutError is one too
         return connection_error(exc, started, isinstance(exc, zhipuai.APITimeoutError))
     if isinstance(exc, zhipuai.APIResponseError) and isinstance(exc.json_data, dict):
@@ -48,6 +49,15 @@ def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+@lru_cache(maxsize=8)
+def _client(conn: Connection) -> Any:
+    """One SDK client per connection, kept: a new one costs tens of ms (its TLS setup)."""
+    from zhipuai import ZhipuAI  # imported on first call, not on every page load
+
+    return ZhipuAI(api_key=conn.api_key, base_url=conn.base_url, timeout=conn.timeout_s,
+                   max_retries=conn.max_retries)
+
+
 @dataclass
 class ZhipuBackend(Backend):
     id: str = "zhipu"
@@ -62,10 +72,7 @@ class ZhipuBackend(Backend):
 
     def events(self, request: ChatRequest, endpoint: Endpoint, conn: Connection,
                cancel: threading.Event) -> Iterator[str | StreamMeta]:
-        from zhipuai import ZhipuAI  # imported on first call, not on every page load
-
-        client = ZhipuAI(api_key=conn.api_key, base_url=conn.base_url, timeout=conn.timeout_s,
-                         max_retries=conn.max_retries)
+        client = _client(conn)
         params = dict(request.params)
         if "stop" in params:
             params["stop"] = params["stop"][:1]
@@ -78,7 +85,4 @@ class ZhipuBackend(Backend):
             return client.chat.completions.create(model=request.model, messages=request.messages,
                                                   stream=request.stream, **params)
 
-        try:
-            yield from relay(call, request.stream, cancel, translate_zhipu_error)
-        finally:
-            client.close()
+        yield from relay(call, request.stream, cancel, translate_zhipu_error)

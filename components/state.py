@@ -23,10 +23,22 @@ def bound(widget: Callable[..., Any], label: str, store: MutableMapping[str, Any
 
     Widget keys die when a widget is not drawn; the store does not, so nothing typed is lost.
     """
-    if key not in st.session_state or st.session_state[key] != store.get(name):
+    options = kwargs.get("options")
+    labels = None
+    if options is not None and "format_func" in kwargs:
+        # Streamlit identifies a choice by its shown label: when the labels change (the language
+        # was switched) the browser still holds the old label. Send the value again, relabelled.
+        labels = [str(kwargs["format_func"](option)) for option in options]
+    labels_key = f"{key}.labels"
+    if (key not in st.session_state or st.session_state[key] != store.get(name)
+            or st.session_state.get(labels_key, labels) != labels):
         st.session_state[key] = store.get(name)
+    st.session_state[labels_key] = labels
 
     def write_back() -> None:
-        store[name] = st.session_state[key]
+        value = st.session_state[key]
+        if options is not None and value not in options:
+            return  # an old label sent back by the browser, not one of the options
+        store[name] = value
 
     return widget(label, key=key, on_change=write_back, **kwargs)

@@ -128,7 +128,9 @@ class ChatStream:
 
     @property
     def text(self) -> str:
-        return "".join(self._parts)
+        if len(self._parts) > 1:  # join once per read, not the whole answer per token
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
 
     @property
     def elapsed_s(self) -> float:
@@ -169,12 +171,23 @@ class ChatStream:
             except queue.Empty:
                 yield None
                 continue
-            with self._lock:
-                if self.done:  # stopped meanwhile from another thread
+            batch = [self._locked_apply(stamp, event)]
+            # Whatever else already arrived goes out with it: one redraw per burst, not per token.
+            while not self.done:
+                try:
+                    stamp, event = self._queue.get_nowait()
+                except queue.Empty:
                     break
-                delta = self._apply(stamp, event)
+                batch.append(self._locked_apply(stamp, event))
+            delta = "".join(batch)
             if delta:
                 yield delta
+
+    def _locked_apply(self, stamp: float, event: Any) -> str:
+        with self._lock:
+            if self.done:  # stopped meanwhile from another thread
+                return ""
+            return self._apply(stamp, event)
 
     def __iter__(self) -> Iterator[str]:
         return (delta for delta in self.events(poll_s=1.0) if delta is not None)

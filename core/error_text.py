@@ -34,9 +34,13 @@ def explain(err: PlaygroundError, lang: str) -> Explanation:
 
 def _code_line(err: PlaygroundError, lang: str) -> str:
     if err.code and err.status:
-        return t("error.code_and_status", lang, code=err.code, status=err.status)
-    if err.code:
-        return t("error.code_only", lang, code=err.code)
-    if err.status:
-        return t("error.status_only", lang, status=err.status)
-    return ""
+        line = t("error.code_and_status", lang, code=err.code, status=err.status)
+    elif err.code:
+        line = t("error.code_only", lang, code=err.code)
+    elif err.status:
+        line = t("error.status_only", lang, status=err.status)
+    else:
+        line = ""
+    if err.request_id:
+        line = f"{line} {t('error.request_id', lang, request_id=err.request_id)}".strip()
+    return line

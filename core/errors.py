@@ -81,6 +81,7 @@ class PlaygroundError(Exception):
     status: int | None = None
     detail: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None  # the provider's id for the failed request, for support
 
     def __post_init__(self) -> None:
         self.kind = ErrorKind(self.kind)
@@ -88,7 +89,8 @@ class PlaygroundError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Copy and pickle with every field (Exception's default passes only `args`)."""
-        return (type(self), (self.kind, self.code, self.status, self.detail, dict(self.params)))
+        return (type(self), (self.kind, self.code, self.status, self.detail, dict(self.params),
+                             self.request_id))
 
     def __str__(self) -> str:
         parts = [self.kind.value]
@@ -151,10 +153,22 @@ def kind_for(status: int | None, code: str | None) -> ErrorKind:
     return ErrorKind.INVALID_REQUEST if 400 <= status < 500 else ErrorKind.UNKNOWN
 
 
-def from_http(status: int | None, body: str | bytes | None) -> PlaygroundError:
+def from_http(status: int | None, body: str | bytes | None,
+              request_id: str | None = None) -> PlaygroundError:
     """Translate an HTTP error response from any provider into the common vocabulary."""
     code, message = parse_error_body(body)
-    return PlaygroundError(kind_for(status, code), code=code, status=status, detail=message)
+    return PlaygroundError(kind_for(status, code), code=code, status=status, detail=message,
+                           request_id=request_id)
+
+
+def request_id_of(response: Any) -> str | None:
+    """The request id a provider put in its response headers, if any."""
+    headers = getattr(response, "headers", None) or {}
+    for name in ("x-request-id", "x-log-id", "request-id"):
+        value = headers.get(name) if hasattr(headers, "get") else None
+        if value:
+            return str(value)
+    return None
 
 
 def from_finish_reason(reason: str | None) -> PlaygroundError | None:

@@ -258,3 +258,14 @@ def test_a_wrapped_cause_is_found() -> None:
         err = generic_translate(outer, False)
     assert err.kind is ErrorKind.STREAM_BROKEN and "ReadError" in err.detail
 
+
+
+def test_failed_request_keeps_the_providers_request_id(llm: FakeLLMServer) -> None:
+    llm.queue("balance_1113")
+    backend = ZhipuBackend()
+    endpoint = backend.endpoints[0]
+    conn = Connection(base_url=llm.zhipu_base_url, api_key="test.key", timeout_s=5)
+    request = backend.prepare(endpoint, "glm-4-flash", [{"role": "user", "content": "hi"}], {})
+    rec = backend.open_stream(request, endpoint, conn).collect()
+    assert rec.error is not None and rec.error.code == "1113"
+    assert rec.error.request_id and rec.error.request_id.startswith("fake-")

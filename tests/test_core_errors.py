@@ -195,3 +195,20 @@ def test_errors_are_hashable_and_compare_by_identity() -> None:
 
 def test_kind_given_as_text_becomes_the_enum() -> None:
     assert PlaygroundError("timeout").kind is ErrorKind.TIMEOUT  # type: ignore[arg-type]
+
+
+def test_request_id_of_a_failed_call_is_kept_and_shown() -> None:
+    import copy
+
+    from core.error_text import explain
+    from core.errors import request_id_of
+
+    class Response:
+        def __init__(self) -> None:
+            self.headers = {"x-request-id": "fake-42"}
+
+    err = from_http(429, '{"error": {"code": "1113", "message": "欠费"}}', request_id_of(Response()))
+    assert err.request_id == "fake-42"
+    assert copy.deepcopy(err).request_id == "fake-42"
+    assert "fake-42" in explain(err, "en").code_line and "1113" in explain(err, "zh").code_line
+    assert request_id_of(None) is None and request_id_of(object()) is None
