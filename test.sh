@@ -13,9 +13,9 @@ if [ ! -x .venv/bin/pytest ] || [ requirements-dev.txt -nt .venv/.installed-dev 
   touch .venv/.installed-dev
 fi
 if [ ! -x /usr/bin/chromium ]; then
-  echo "Installing Debian chromium for the browser tests…"
+  echo "Installing Debian chromium (and a Chinese font for screenshots) for the browser tests…"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
 fi
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

@@ -57,14 +57,14 @@ st.caption(t("chat.subtitle", lang, model=selection.model_id or "—",
 render_system(conv, lang)
 render_messages(conv, lang)
 answer_slot = st.container()
-render_add_buttons(conv, lang)
 
-error = last_error()
+error = last_error()  # right under the message it is about, above the editing buttons
 if error is not None:
     show_error(error, lang)
     if conv.messages and conv.messages[-1].role is Role.USER:
         st.caption(t("chat.retry_hint", lang))
 show_empty_answer(lang)
+render_add_buttons(conv, lang)
 
 actions = st.container(horizontal=True, vertical_alignment="center")
 actions.button(t("chat.run", lang), key="chat.run", type="primary", icon=":material/play_arrow:",
@@ -78,7 +78,9 @@ with actions:
     bound(st.toggle, t("chat.stream", lang), picker_state(), "stream", "widget.stream",
           help=t("chat.stream_help", lang))
 
-st.chat_input(t("chat.input_placeholder", lang), key="chat.input", submit_mode="stop",
+# "disable", not "stop": a stop from the input box ends the run without a redraw, so the page
+# would keep a stale cursor; the Stop button inside the answer reruns and marks the answer.
+st.chat_input(t("chat.input_placeholder", lang), key="chat.input", submit_mode="disable",
               on_submit=_submit, args=(conv,))
 
 autosave(conv)

@@ -22,7 +22,7 @@ def stats_line(stats: dict[str, Any] | None, lang: str) -> str:
     if usage and usage.get("prompt_tokens") is not None:
         parts.append(t("stats.tokens", lang, prompt=usage["prompt_tokens"],
                        completion=usage.get("completion_tokens") or 0))
-    else:
+    elif stats.get("outcome") == "ok":  # a stopped or cut answer never gets its usage
         parts.append(t("stats.no_usage", lang))
     if not stats.get("streamed", True):
         parts.append(t("stats.not_streamed", lang))

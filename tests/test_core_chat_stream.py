@@ -312,7 +312,10 @@ def test_stats_line_in_both_languages() -> None:
     assert "首 token 0.42 秒" in zh and "输入 12 + 输出 48 tokens" in zh
     stopped = ChatRecord(model="m", outcome="stopped", streamed=False).stats()
     line = stats_line(stopped, "en")
-    assert "tokens not reported" in line and "not streamed" in line and "stopped" in line
+    assert "not streamed" in line and "stopped" in line
+    assert "tokens not reported" not in line  # a stopped answer never gets usage: not news
+    finished = ChatRecord(model="m", latency_s=1.0).stats()
+    assert "tokens not reported" in stats_line(finished, "en")
     assert stats_line(None, "en") == ""
 
 
