@@ -36,6 +36,7 @@ class App:
 
 PLAYGROUND = App("playground", "app.py", 7120, "[data-testid='stChatInputTextArea']")
 HELLO = App("hello", "bench/hello_app.py", 7121, "text=hello")
+WIDGETS = App("widgets", "bench/widgets_app.py", 7122, "[data-testid='stChatInputTextArea']")
 
 
 @dataclass
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     env.update(ZHIPUAI_BASE_URL=fake.zhipu_base_url, ZHIPUAI_API_KEY="x")
     rows: list[tuple[str, Load, Load]] = []
+    widget_rows: list[Load] = []  # the same widgets without our code, once per repetition
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -179,9 +181,11 @@ def main(argv: list[str] | None = None) -> int:
                     order = (PLAYGROUND, HELLO) if i % 2 == 0 else (HELLO, PLAYGROUND)
                     got = {app.name: load_once(app, browser, env, args.timeout, shared)
                            for app in order}
+                    widgets = load_once(WIDGETS, browser, env, args.timeout, shared)
                     if i >= args.warmup:
                         rows.append(("PH" if order[0] is PLAYGROUND else "HP",
                                      got["playground"], got["hello"]))
+                        widget_rows.append(widgets)
             finally:
                 browser.close()
     finally:
@@ -218,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "met" if med <= args.goal else "ABOVE GOAL"
     print(f"\ncold start: playground/hello = {med:.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}), "
           f"{pg_med:.2f} s vs {hello_med:.2f} s over {len(rows)} runs — goal <= {args.goal}: {verdict}")
+    same = [r[1].total_s / w.total_s for r, w in zip(rows, widget_rows, strict=True)]
+    print(f"cold start: playground/same widgets without its code = {statistics.median(same):.3f} "
+          f"(min {min(same):.3f}, max {max(same):.3f}), {pg_med:.2f} s vs "
+          f"{statistics.median(w.total_s for w in widget_rows):.2f} s: what the playground's own code adds")
     return 0
 
 

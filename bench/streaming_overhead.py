@@ -29,7 +29,7 @@ class Run:
 
     ttft_s: float = float("nan")
     total_s: float = float("nan")
-    chunks: int = 0  # content chunks (a) or text deltas (b) received
+    chunks: int = 0  # tokens received: content chunks (a), words of the answer's text (b)
     usage_tokens: int | None = None  # completion_tokens the server reported
     cpu_s: float = 0.0  # CPU time of this whole process, all threads
     switches: int = 0  # voluntary context switches of this process (thread and socket waits)
@@ -124,11 +124,11 @@ def layered(backend: Any, endpoint_id: str, base_url: str, tokens: int, poll_s: 
         for delta in stream.events(poll_s=poll_s):
             if delta is None:
                 continue
-            run.first()
-            run.chunks += 1
+            run.first()  # a delta may hold several tokens: deltas that arrive together are joined
             if read_text:
                 _ = stream.text  # the page redraws answer.text + cursor on every delta
     rec = stream.record
+    run.chunks = len(rec.text.split())  # the fake server's tokens are "w0 ", "w1 ", ...
     if rec.outcome != "ok":
         print(f"  backend run ended {rec.outcome}: {rec.error!r}", file=sys.stderr)
     run.usage_tokens = rec.usage.completion_tokens if rec.usage else None
@@ -234,12 +234,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the fake server in this process (it then shares our GIL and CPU figures)")
     parser.add_argument("--read-text", action="store_true",
                         help="in (b) also read stream.text on every delta, as the page's redraw does")
-    parser.add_argument("--plain-reuses-client", action="store_true",
-                        help="(a) reuses one client made before the clock starts (a long-lived script)")
+    parser.add_argument("--plain-new-client", action="store_true",
+                        help="(a) makes a new client per call inside the clock (the backends keep one "
+                             "per connection, so by default (a) reuses one made before the clock)")
     parser.add_argument("--goal", type=float, default=1.02)
     args = parser.parse_args(argv)
 
-    client = "reuses one client" if args.plain_reuses_client else "makes a client per call, as (b) does"
+    client = "makes a client per call" if args.plain_new_client else "reuses one client, as (b) does"
     print(f"fake server: {args.tokens} tokens at {args.token_delay * 1000:g} ms/token "
           f"({'in-process' if args.in_process else 'subprocess'}); poll_s={args.poll_s}; (a) {client}; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 "zhipu": (ZhipuBackend(), "zhipu")}
         for sdk in ("openai", "zhipu") if args.sdk == "both" else (args.sdk,):
             url, (backend, endpoint_id) = urls[sdk], backends[sdk]
-            shared = sdk_client(sdk, url) if args.plain_reuses_client else None
+            shared = None if args.plain_new_client else sdk_client(sdk, url)
             pairs = run_pairs(args.reps, args.warmup,
                               lambda sdk=sdk, url=url, shared=shared: plain(sdk, url, args.tokens, shared),
                               lambda backend=backend, eid=endpoint_id, url=url: layered(
