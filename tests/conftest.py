@@ -9,6 +9,9 @@ import pytest
 
 from tests.fake_llm import FakeLLMServer
 
+# The fake server's own tests share SDK-client fixtures (srv, oc, zc) from this plugin.
+pytest_plugins = ["tests.fake_llm_clients"]
+
 # Variables that would point the app at a real provider or a real key: never inherited by tests.
 PROVIDER_VARS = (
     "ZHIPUAI_API_KEY", "ZHIPUAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DASHSCOPE_API_KEY",
