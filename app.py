@@ -7,11 +7,13 @@ every AppTest rerun (streamlit#9446).
 
 import streamlit as st
 
+from components.saved_conversation import restore_session
 from components.sidebar import render_sidebar
 from core.i18n import t
 
 st.set_page_config(page_title="GLM Playground", page_icon=":material/science:", layout="wide")
 
+restore_session()  # a refreshed page gets its conversation and sidebar choices back first
 lang = render_sidebar()
 page = st.navigation([
     st.Page("app_pages/chat.py", title=t("nav.chat", lang), icon=":material/chat:", url_path="chat",

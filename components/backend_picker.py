@@ -68,6 +68,18 @@ def picker_state() -> dict[str, Any]:
     return durable(SETTINGS_KEY, lambda: _initial(load_settings()))
 
 
+def restore_picker(saved: dict[str, Any]) -> None:
+    """Put back the sidebar choices saved with a conversation, over this server's defaults.
+
+    Only known fields of the right type are taken; anything else keeps its default.
+    """
+    state = _initial(load_settings())
+    for name, default in state.items():
+        if isinstance(saved.get(name), type(default)):
+            state[name] = saved[name]
+    st.session_state[SETTINGS_KEY] = state
+
+
 def typed_keys() -> dict[str, str]:
     return durable(KEYS_KEY, dict)
 
@@ -81,6 +93,8 @@ def render_picker(lang: str) -> Selection:
     """Draw the backend / endpoint / model / key controls and return the selection."""
     state = picker_state()
     ids = list(BACKENDS)
+    if state.get("backend") not in BACKENDS:
+        state["backend"] = DEFAULT_BACKEND
     bound(st.selectbox, t("picker.backend", lang), state, "backend", "widget.backend", options=ids,
           format_func=lambda b: t(BACKENDS[b].label_key, lang))
     backend = get_backend(state["backend"])
@@ -98,8 +112,9 @@ def _endpoint_choice(backend: Backend, state: dict[str, Any], lang: str) -> Endp
     if len(backend.endpoints) == 1:
         return backend.endpoints[0]
     choices = state["endpoint"]
-    choices.setdefault(backend.id, backend.endpoints[0].id)
     by_id = {e.id: e for e in backend.endpoints}
+    if choices.get(backend.id) not in by_id:  # first visit, or a saved choice that no longer exists
+        choices[backend.id] = backend.endpoints[0].id
     bound(st.selectbox, t("picker.endpoint", lang), choices, backend.id, f"widget.endpoint.{backend.id}",
           options=list(by_id), format_func=lambda e: t(by_id[e].label_key, lang))
     return backend.endpoint(choices[backend.id])
@@ -119,7 +134,8 @@ def _base_url(endpoint: Endpoint, state: dict[str, Any], slot: str, lang: str) -
 def _model_choice(endpoint: Endpoint, state: dict[str, Any], slot: str, lang: str) -> str:
     models, customs = state["model"], state["custom_model"]
     options = [m.id for m in endpoint.models] + [CUSTOM_MODEL]
-    models.setdefault(slot, options[0])
+    if models.get(slot) not in options:  # first visit, or a saved model no longer in the list
+        models[slot] = options[0]
     notes = {m.id: m.note for m in endpoint.models}
 
     def label(model_id: str) -> str:

@@ -6,6 +6,7 @@ import json
 
 import streamlit as st
 
+from components.backend_picker import picker_state, restore_picker
 from core.config import Settings
 from core.conversation_store import ConversationStore, new_conversation_id, valid_id
 from core.messages import Conversation
@@ -19,25 +20,42 @@ def _store() -> ConversationStore:
     return ConversationStore(Settings.load().data_dir)
 
 
+def restore_session() -> None:
+    """On a session's first run, take back the conversation and sidebar choices named in the URL.
+
+    Called by the router before the sidebar is drawn, so the restored model and parameters show.
+    """
+    if CONV_KEY in st.session_state:
+        return
+    cid = st.query_params.get("c")
+    saved = _store().load_with_settings(cid) if valid_id(cid) else None
+    if saved is None:
+        cid, conv = new_conversation_id(), Conversation()
+    else:
+        conv, settings = saved
+        if settings:
+            restore_picker(settings)
+    st.session_state[CONV_KEY] = conv
+    st.session_state[CONV_ID_KEY] = cid
+    st.session_state[SAVED_KEY] = _snapshot(conv)
+
+
 def open_conversation() -> Conversation:
-    """This session's conversation: the one named in the URL after a refresh, else a new one."""
-    if CONV_KEY not in st.session_state:
-        cid = st.query_params.get("c")
-        conv = _store().load(cid) if valid_id(cid) else None
-        if conv is None:
-            cid, conv = new_conversation_id(), Conversation()
-        st.session_state[CONV_KEY] = conv
-        st.session_state[CONV_ID_KEY] = cid
-        st.session_state[SAVED_KEY] = json.dumps(conv.to_dict(), ensure_ascii=False)
+    """This session's conversation, its id kept in the page URL so a refresh finds it again."""
+    restore_session()
     if st.query_params.get("c") != st.session_state[CONV_ID_KEY]:
         st.query_params["c"] = st.session_state[CONV_ID_KEY]
     return st.session_state[CONV_KEY]
 
 
+def _snapshot(conv: Conversation) -> str:
+    return json.dumps([conv.to_dict(), picker_state()], ensure_ascii=False, sort_keys=True)
+
+
 def autosave(conv: Conversation) -> None:
-    """Write the conversation if it changed since the last write. Never raises."""
-    snapshot = json.dumps(conv.to_dict(), ensure_ascii=False)
+    """Write the conversation and the sidebar choices if they changed. Never raises."""
+    snapshot = _snapshot(conv)
     if snapshot == st.session_state.get(SAVED_KEY):
         return
-    if _store().save(st.session_state[CONV_ID_KEY], conv):
+    if _store().save(st.session_state[CONV_ID_KEY], conv, settings=picker_state()):
         st.session_state[SAVED_KEY] = snapshot

@@ -8,6 +8,7 @@ import re
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 from core.messages import Conversation
 
@@ -36,26 +37,37 @@ class ConversationStore:
 
     def load(self, conversation_id: str | None) -> Conversation | None:
         """The saved conversation, or None when there is none or it cannot be read."""
+        saved = self.load_with_settings(conversation_id)
+        return saved[0] if saved else None
+
+    def load_with_settings(self, conversation_id: str | None) -> tuple[Conversation, dict[str, Any]] | None:
+        """The conversation and the sidebar settings saved with it ({} when none were)."""
         if not valid_id(conversation_id):
             return None
         try:
             data = json.loads(self._path(conversation_id).read_text(encoding="utf-8"))
-            return Conversation.from_dict(data)
-        except (OSError, ValueError, KeyError, TypeError):
+            settings = data.get("settings")
+            return Conversation.from_dict(data), settings if isinstance(settings, dict) else {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def save(self, conversation_id: str, conv: Conversation) -> bool:
-        """Write atomically (a crash never leaves half a file); False if the disk refused."""
+    def save(self, conversation_id: str, conv: Conversation,
+             settings: dict[str, Any] | None = None) -> bool:
+        """Write atomically (a crash never leaves half a file); False if the disk refused.
+
+        `settings` are the sidebar's choices (backend, model, parameters): never API keys.
+        """
         path = self._path(conversation_id)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            payload = json.dumps(conv.to_dict(), ensure_ascii=False, indent=1)
+            data = conv.to_dict() | ({"settings": settings} if settings is not None else {})
+            payload = json.dumps(data, ensure_ascii=False, indent=1)
             fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(payload)
             os.replace(tmp, path)
             return True
-        except OSError:
+        except (OSError, TypeError, ValueError):
             return False
 
     def delete(self, conversation_id: str) -> None:
