@@ -18,5 +18,6 @@ lang = render_sidebar()
 page = st.navigation([
     st.Page("app_pages/chat.py", title=t("nav.chat", lang), icon=":material/chat:", url_path="chat",
             default=True),
+    st.Page("app_pages/usage.py", title=t("nav.usage", lang), icon=":material/monitoring:", url_path="usage"),
 ])
 page.run()

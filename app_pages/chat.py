@@ -12,6 +12,7 @@ from components.chat_runner import (
     set_error,
     show_empty_answer,
 )
+from components.conversation_cost import render_conversation_cost
 from components.error_box import show_error
 from components.language import current_language
 from components.message_editor import editing, render_add_buttons, render_messages, render_system
@@ -54,6 +55,7 @@ forget_if_settings_changed(selection, values)
 st.title(t("chat.title", lang))
 st.caption(t("chat.subtitle", lang, model=selection.model_id or "—",
              backend=t(selection.backend.label_key, lang)))
+render_conversation_cost(conv, lang)
 render_system(conv, lang)
 render_messages(conv, lang)
 answer_slot = st.container()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.chat import ChatRequest, ChatStream, StreamMeta
+from core.chat import ChatRecord, ChatRequest, ChatStream, StreamMeta
 from core.errors import ErrorKind, PlaygroundError
 from core.messages import check_sendable
 from core.parameters import ParamSchema
@@ -98,10 +98,14 @@ class Backend(ABC):
     def load_sdk(self) -> None:  # noqa: B027 - optional hook, most backends have nothing to load
         """Import the SDK ahead of the call, so its one-off import is not timed as latency."""
 
-    def open_stream(self, request: ChatRequest, endpoint: Endpoint, conn: Connection) -> ChatStream:
-        """Start the call in the background; iterate the returned stream for text."""
+    def open_stream(self, request: ChatRequest, endpoint: Endpoint, conn: Connection,
+                    on_finish: Callable[[ChatRecord], None] | None = None) -> ChatStream:
+        """Start the call in the background; iterate the returned stream for text.
+
+        `on_finish` gets the final record once (ok, stopped or error), e.g. to record usage.
+        """
         if endpoint.key_required and not conn.api_key:
             raise PlaygroundError(ErrorKind.MISSING_KEY, params={"envs": ", ".join(endpoint.key_envs)})
         self.load_sdk()
         return ChatStream(lambda cancel: self.events(request, endpoint, conn, cancel),
-                          model=request.model, streamed=request.stream).start()
+                          model=request.model, streamed=request.stream, on_finish=on_finish).start()

@@ -108,8 +108,10 @@ class ChatStream:
     and lets the page redraw a waiting indicator between chunks.
     """
 
-    def __init__(self, produce: Producer, model: str, streamed: bool = True) -> None:
+    def __init__(self, produce: Producer, model: str, streamed: bool = True,
+                 on_finish: Callable[[ChatRecord], None] | None = None) -> None:
         self.record = ChatRecord(model=model, streamed=streamed)
+        self._on_finish = on_finish  # called once with the final record (ok, stopped or error)
         self._produce = produce
         self._cancel = threading.Event()
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -245,3 +247,8 @@ class ChatStream:
             cut = from_finish_reason(rec.finish_reason)
             if cut is not None:
                 rec.error, rec.outcome = cut, "error"
+        if self._on_finish is not None:
+            try:
+                self._on_finish(rec)
+            except Exception:
+                pass  # a failed hook (the usage ledger) never breaks the answer

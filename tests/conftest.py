@@ -15,7 +15,7 @@ pytest_plugins = ["tests.fake_llm_clients"]
 # Variables that would point the app at a real provider or a real key: never inherited by tests.
 PROVIDER_VARS = (
     "ZHIPUAI_API_KEY", "ZHIPUAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DASHSCOPE_API_KEY",
-    "PLAYGROUND_BACKEND", "PLAYGROUND_MODEL", "PLAYGROUND_TIMEOUT_S",
+    "PLAYGROUND_BACKEND", "PLAYGROUND_MODEL", "PLAYGROUND_TIMEOUT_S", "PLAYGROUND_DB_URL",
 )
 
 

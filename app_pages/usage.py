@@ -1,0 +1,104 @@
+"""Usage & cost page: the playground's model calls, filtered, charted, re-priced and exported."""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from components.backend_picker import load_settings
+from components.language import current_language
+from components.usage_filters import render_filters, render_money_settings, usage_settings
+from components.usage_sections import (
+    render_budget,
+    render_charts,
+    render_metrics,
+    render_prices,
+    render_recording,
+    render_repricing,
+    unpriced_models,
+)
+from components.usage_table import render_calls
+from core.i18n import t
+from core.pricing import PriceTable
+from core.usage_ledger import Ledger, LedgerUnavailable, UsageFilter, ledger_for
+from core.usage_view import total_in
+
+RECORD_ERROR_KEY = "usage.ledger_error"  # set by the chat when a call could not be recorded
+
+lang = current_language()
+settings = load_settings()
+data_dir = settings.data_dir
+table = PriceTable.load_cached(data_dir)
+
+st.title(t("usage.title", lang))
+st.caption(t("usage.subtitle", lang))
+
+
+def show_unavailable(err: LedgerUnavailable) -> None:
+    st.error(f"**{t('ledger.title', lang)}**\n\n{err.message(lang)}", icon=":material/database_off:")
+    st.caption(t("usage.still_works", lang))
+
+
+def show_record_error(err: object) -> None:
+    """What the chat left when a call could not be recorded (a LedgerUnavailable or its words)."""
+    text = err.message(lang) if isinstance(err, LedgerUnavailable) else t("ledger.not_recorded", lang,
+                                                                          detail=err)
+    st.error(f"**{t('ledger.title', lang)}**\n\n{text}", icon=":material/database_off:")
+    st.caption(t("usage.record_fix", lang))
+
+
+ledger: Ledger | None
+try:
+    ledger = ledger_for(settings)
+except LedgerUnavailable as exc:
+    ledger = None
+    show_unavailable(exc)
+if ledger is not None and st.session_state.get(RECORD_ERROR_KEY):
+    show_record_error(st.session_state[RECORD_ERROR_KEY])
+
+
+def render_usage(ledger: Ledger) -> bool:
+    """Everything drawn from the ledger; False when nothing has been recorded yet."""
+    if not ledger.count(UsageFilter()):
+        st.info(t("usage.empty", lang), icon=":material/query_stats:")
+        st.page_link("app_pages/chat.py", label=t("usage.go_chat", lang), icon=":material/chat:")
+        return False
+    flt = render_filters(ledger, lang)
+    currency, budget = render_money_settings(usage_settings(data_dir), table, data_dir, lang)
+    summary = ledger.summary(flt)
+    if not summary.calls:
+        st.info(t("usage.no_match", lang), icon=":material/filter_alt_off:")
+        return True
+    cost = total_in(summary.cost_by_currency, currency, table.convert)
+    tokens = ledger.tokens_by_model(flt)
+    render_budget(cost, budget, currency, lang)
+    overview, repriced, calls = st.tabs([t("usage.tab_overview", lang), t("usage.tab_reprice", lang),
+                                        t("usage.tab_calls", lang)])
+    with overview:
+        render_metrics(summary, cost, currency, lang)
+        missing = unpriced_models(tokens, table)
+        if missing:
+            st.caption(t("usage.unpriced", lang, models=", ".join(missing)))
+        render_charts(ledger, flt, summary, tokens, table, currency, lang)
+    with repriced:
+        render_repricing(tokens, table, currency, lang)
+    with calls:
+        render_calls(ledger, flt, summary.calls, lang)
+    return True
+
+
+recorded = False
+if ledger is not None:
+    try:
+        recorded = render_usage(ledger)
+    except LedgerUnavailable as exc:
+        ledger = None
+        show_unavailable(exc)
+    except SQLAlchemyError:  # the database went away after it was opened (the driver's words may
+        show_unavailable(LedgerUnavailable("ledger.unavailable", url=ledger.display_url))  # hold secrets)
+        ledger = None
+
+st.divider()
+with st.expander(t("usage.tab_prices", lang), expanded=not recorded):
+    render_prices(table, data_dir, ledger, lang)
+    render_recording(lang)

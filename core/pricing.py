@@ -1,0 +1,547 @@
+"""Model prices: the shipped table, the user's edited copy, and cost arithmetic in CNY and USD.
+
+Pure Python (no Streamlit). Prices are per 1M tokens in each row's own currency; a conversion
+rate (CNY per USD) lets costs in both currencies be added up and compared.
+
+The shipped table is `core/data/prices.csv`; the user's copy is `<data dir>/prices.csv` with the
+rate in `<data dir>/pricing.json`. A saved copy that cannot be read is never used half-way: the
+shipped table is used instead and `PriceTable.warnings` says why.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+from core.i18n import t
+
+CURRENCIES: tuple[str, ...] = ("CNY", "USD")
+CURRENCY_SYMBOLS = {"CNY": "¥", "USD": "$"}
+# Spellings a person may type in a hand-edited file; anything else is an unknown currency.
+CURRENCY_ALIASES = {"RMB": "CNY", "元": "CNY", "人民币": "CNY", "US$": "USD", "美元": "USD"}
+
+# The default rate: about what one US dollar bought in yuan through 2024-2025 (the central parity
+# moved between roughly 7.1 and 7.3). Users set today's rate on the Usage & cost page.
+DEFAULT_CNY_PER_USD = 7.2
+
+SHIPPED_PATH = Path(__file__).parent / "data" / "prices.csv"
+PRICES_FILE = "prices.csv"
+RATE_FILE = "pricing.json"
+COLUMNS: tuple[str, ...] = ("model", "currency", "input_per_m", "output_per_m", "per_image",
+                            "training_per_m", "source", "date")
+REQUIRED_COLUMNS: tuple[str, ...] = ("model", "currency", "input_per_m", "output_per_m")
+_NUMBER_COLUMNS = ("input_per_m", "output_per_m", "per_image", "training_per_m")
+_OPTIONAL_NUMBERS = ("per_image", "training_per_m")
+MILLION = 1_000_000
+
+# A dated or numbered snapshot of a known model: glm-4-flash-250414, gpt-4o-2024-08-06.
+# Anything else after a known id is another model (gpt-4.1-mini is not gpt-4.1; glm-4.5 is not glm-4).
+_SNAPSHOT_SUFFIX = re.compile(r"^-\d[\d-]*$")
+
+
+@dataclass(frozen=True)
+class Price:
+    """One row of the price table."""
+
+    model: str
+    currency: str  # "CNY" | "USD"
+    input_per_m: float  # per 1M prompt tokens; 0 for a free model
+    output_per_m: float  # per 1M completion tokens
+    per_image: float | None = None  # image models (CogView-3: 0.25 CNY / image)
+    training_per_m: float | None = None  # fine-tuning, per 1M training tokens, where known
+    source: str = ""  # where the number came from
+    date: str = ""  # when (YYYY, YYYY-MM or YYYY-MM-DD)
+
+    def cost(self, prompt_tokens: Any, completion_tokens: Any, images: Any = 0) -> float:
+        """The cost in this row's currency; None or unreadable counts are 0."""
+        amount = (_count(prompt_tokens) * self.input_per_m
+                  + _count(completion_tokens) * self.output_per_m) / MILLION
+        if self.per_image:
+            amount += _count(images) * self.per_image
+        return amount
+
+    def to_record(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in COLUMNS}
+
+
+@dataclass(frozen=True)
+class PriceProblem:
+    """Why a row cannot be used: 1-based row, the column's field name, and the catalogue key
+    (with its values) that says what to fix. `row` is 0 for the rate, which is not a row."""
+
+    row: int
+    column: str
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PriceNotice:
+    """Something the user should know about how the table was loaded (a catalogue key)."""
+
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+    problem: PriceProblem | None = None  # the first bad row of a saved file that was not used
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """The prices in force and the CNY per USD rate.
+
+    `origin` is "shipped" or "saved"; `warnings` explain a saved copy that could not be used.
+    Neither takes part in equality: two tables are equal when their prices and rate are.
+    """
+
+    prices: tuple[Price, ...]
+    cny_per_usd: float = DEFAULT_CNY_PER_USD
+    origin: str = field(default="shipped", compare=False)
+    warnings: tuple[PriceNotice, ...] = field(default=(), compare=False)
+
+    # ---- loading and saving -------------------------------------------------------------------
+    @classmethod
+    def shipped(cls) -> PriceTable:
+        """The table that comes with the playground (core/data/prices.csv)."""
+        return _shipped()
+
+    @classmethod
+    def load(cls, data_dir: Path) -> PriceTable:
+        """The user's saved copy if present and valid, else the shipped prices (and why)."""
+        data_dir = Path(data_dir)
+        shipped = cls.shipped()
+        prices, origin = shipped.prices, "shipped"
+        warnings: list[PriceNotice] = []
+        prices_path = data_dir / PRICES_FILE
+        if prices_path.exists():
+            try:
+                saved, problems = parse_prices_csv(prices_path.read_text(encoding="utf-8-sig"))
+            except (OSError, UnicodeDecodeError) as err:
+                warnings.append(PriceNotice("pricing.warn.saved_unreadable",
+                                            {"path": str(prices_path), "reason": _reason(err)}))
+            else:
+                if problems:
+                    warnings.append(PriceNotice("pricing.warn.saved_invalid",
+                                                {"path": str(prices_path), "count": len(problems)},
+                                                problem=problems[0]))
+                else:
+                    prices, origin = tuple(saved), "saved"
+        rate = shipped.cny_per_usd
+        rate_path = data_dir / RATE_FILE
+        if rate_path.exists():
+            try:
+                data = json.loads(rate_path.read_text(encoding="utf-8"))
+                value = data.get("cny_per_usd") if isinstance(data, dict) else None
+                if rate_problem(value) is not None:
+                    raise ValueError(f"cny_per_usd is {value!r}")
+                rate = float(value)  # type: ignore[arg-type]
+            except (OSError, ValueError) as err:
+                warnings.append(PriceNotice("pricing.warn.rate_unreadable",
+                                            {"path": str(rate_path), "reason": _reason(err),
+                                             "rate": _plain(shipped.cny_per_usd)}))
+        return cls(prices, rate, origin=origin, warnings=tuple(warnings))
+
+    @classmethod
+    def load_cached(cls, data_dir: Path) -> PriceTable:
+        """`load`, read again only when the saved files change: cheap enough for every rerun."""
+        data_dir = Path(data_dir)
+        return _load_cached(str(data_dir), _file_stamp(data_dir / PRICES_FILE),
+                            _file_stamp(data_dir / RATE_FILE))
+
+    def save(self, data_dir: Path) -> None:
+        """Write prices.csv and pricing.json under `data_dir`, each atomically. Raises OSError."""
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(data_dir / PRICES_FILE, prices_to_csv(self.prices))
+        rate = {"cny_per_usd": self.cny_per_usd}
+        _atomic_write(data_dir / RATE_FILE, json.dumps(rate, indent=1) + "\n")
+
+    # ---- lookups and arithmetic ---------------------------------------------------------------
+    def find(self, model: str | None) -> Price | None:
+        """The row for `model`: its exact id (any case), else the longest known id it is a dated
+        snapshot of ("glm-4-flash-250414" -> glm-4-flash); None when the model has no price."""
+        if not model or not str(model).strip():
+            return None
+        wanted = str(model).strip().lower()
+        best: Price | None = None
+        for price in self.prices:
+            known = price.model.strip().lower()
+            if known == wanted:
+                return price
+            if (wanted.startswith(known) and _SNAPSHOT_SUFFIX.match(wanted[len(known):])
+                    and (best is None or len(known) > len(best.model.strip()))):
+                best = price
+        return best
+
+    def cost(self, model: str | None, prompt_tokens: Any, completion_tokens: Any,
+             images: Any = 0) -> tuple[float, str] | None:
+        """(amount, currency) in the row's own currency; None for a model with no price."""
+        price = self.find(model)
+        if price is None:
+            return None
+        return price.cost(prompt_tokens, completion_tokens, images), price.currency
+
+    def cost_in(self, model: str | None, prompt_tokens: Any, completion_tokens: Any,
+                currency: str, images: Any = 0) -> float | None:
+        """The cost converted to `currency`; None for a model with no price."""
+        found = self.cost(model, prompt_tokens, completion_tokens, images)
+        if found is None:
+            return None
+        return self.convert(found[0], found[1], currency)
+
+    def convert(self, amount: float, from_currency: str, to_currency: str) -> float:
+        """`amount` in `from_currency` expressed in `to_currency`, at this table's rate."""
+        source, target = _currency(from_currency), _currency(to_currency)
+        if source is None or target is None:
+            raise ValueError(f"unknown currency: {from_currency!r} -> {to_currency!r}")
+        if source == target:
+            return amount
+        return amount * self.cny_per_usd if source == "USD" else amount / self.cny_per_usd
+
+    def models(self) -> list[str]:
+        return [p.model for p in self.prices]
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as plain dicts (the editor's and the CSV's columns)."""
+        return [p.to_record() for p in self.prices]
+
+    def with_prices(self, prices: list[Price] | tuple[Price, ...],
+                    cny_per_usd: float | None = None) -> PriceTable:
+        rate = self.cny_per_usd if cny_per_usd is None else cny_per_usd
+        return replace(self, prices=tuple(prices), cny_per_usd=rate, warnings=())
+
+
+# ---- validation ---------------------------------------------------------------------------------
+def validate_price_records(records: list[dict[str, Any]]) -> tuple[list[Price], list[PriceProblem]]:
+    """Check the rows as typed in the editor (or read from a file).
+
+    Rows are numbered from 1 in the order given; a row left empty (added and never filled: at
+    most the editor's default currency) is skipped. Returns the good rows' prices and every
+    problem found.
+    """
+    prices: list[Price] = []
+    problems: list[PriceProblem] = []
+    first_row: dict[str, int] = {}
+    for row, record in enumerate(records, start=1):
+        if all(_blank(record.get(name)) for name in COLUMNS if name != "currency"):
+            continue
+        found: list[PriceProblem] = []
+        model = "" if _blank(record.get("model")) else str(record.get("model")).strip()
+        context = {"model": model}
+        if not model:
+            found.append(PriceProblem(row, "model", "pricing.problem.empty_model", context))
+        elif model.lower() in first_row:
+            found.append(PriceProblem(row, "model", "pricing.problem.duplicate_model",
+                                      {**context, "first_row": first_row[model.lower()]}))
+        else:
+            first_row[model.lower()] = row
+        raw_currency = record.get("currency")
+        currency = _currency(raw_currency)
+        if currency is None:
+            key = "pricing.problem.no_currency" if _blank(raw_currency) else "pricing.problem.currency"
+            found.append(PriceProblem(row, "currency", key, {
+                **context, "value": "" if _blank(raw_currency) else str(raw_currency).strip(),
+                "choices": " / ".join(CURRENCIES)}))
+        numbers: dict[str, float | None] = {}
+        for column in _NUMBER_COLUMNS:
+            value, key = _number(record.get(column))
+            if key == "pricing.problem.missing" and column in _OPTIONAL_NUMBERS:
+                key = None
+            if key:
+                found.append(PriceProblem(row, column, key, {**context, "value": _shown(record.get(column))}))
+            numbers[column] = value
+        problems += found
+        if not found and currency is not None:
+            prices.append(Price(
+                model=model, currency=currency,
+                input_per_m=numbers["input_per_m"] or 0.0, output_per_m=numbers["output_per_m"] or 0.0,
+                per_image=numbers["per_image"], training_per_m=numbers["training_per_m"],
+                source=_text(record.get("source")), date=_text(record.get("date"))))
+    return prices, problems
+
+
+def rate_problem(value: Any) -> PriceProblem | None:
+    """The problem with a CNY per USD rate, or None when it is a number above 0."""
+    number, key = _number(value)
+    if key is None and number is not None and number > 0:
+        return None
+    return PriceProblem(0, "cny_per_usd", "pricing.problem.rate", {"value": _shown(value)})
+
+
+def parse_prices_csv(text: str) -> tuple[list[Price], list[PriceProblem]]:
+    """Rows of a prices.csv; a missing required column is one problem on row 0."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        return [], [PriceProblem(0, missing[0], "pricing.problem.no_column", {"column": missing[0]})]
+    records = [{(k or "").strip(): v for k, v in row.items()} for row in reader]
+    return validate_price_records(records)
+
+
+def prices_to_csv(prices: tuple[Price, ...] | list[Price]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for p in prices:
+        writer.writerow([p.model, p.currency, _plain(p.input_per_m), _plain(p.output_per_m),
+                         _plain(p.per_image), _plain(p.training_per_m), p.source, p.date])
+    return out.getvalue()
+
+
+# ---- what the pages show ------------------------------------------------------------------------
+def reprice(usage_by_model: list[dict[str, Any]], targets: list[str], table: PriceTable,
+            currency: str) -> list[dict[str, Any]]:
+    """What the filtered usage cost, and what it would have cost had it all run on each target.
+
+    `usage_by_model`: rows with "model", "prompt_tokens", "completion_tokens" (None counts as 0).
+    Returns the actual cost first ("model": "actual", each row priced on its own model), then one
+    row per target, each {"model", "cost", "currency", "known", "prompt_tokens",
+    "completion_tokens"}. A target with no price has cost None and known False; the actual row
+    is known only when every model in the usage has a price (its cost then sums those that do),
+    and lists the others under "unpriced". Target rows also carry "native_cost" and
+    "native_currency": the cost in the target's own currency before conversion.
+    """
+    target_currency = _currency(currency)
+    if target_currency is None:
+        raise ValueError(f"unknown currency: {currency!r}")
+    prompt = sum(_count(row.get("prompt_tokens")) for row in usage_by_model)
+    completion = sum(_count(row.get("completion_tokens")) for row in usage_by_model)
+    actual = 0.0
+    unpriced: list[str] = []
+    for row in usage_by_model:
+        cost = table.cost_in(row.get("model"), row.get("prompt_tokens"), row.get("completion_tokens"),
+                             target_currency)
+        if cost is None:
+            name = str(row.get("model") or "")
+            if name not in unpriced:
+                unpriced.append(name)
+        else:
+            actual += cost
+    totals = {"prompt_tokens": prompt, "completion_tokens": completion}
+    out: list[dict[str, Any]] = [{"model": "actual", "cost": actual, "currency": target_currency,
+                                  "known": not unpriced, "unpriced": unpriced, **totals}]
+    seen: set[str] = set()
+    for target in targets:
+        if not target or target in seen:
+            continue
+        seen.add(target)
+        native = table.cost(target, prompt, completion)
+        out.append({
+            "model": target, "currency": target_currency, "known": native is not None,
+            "cost": None if native is None else table.convert(native[0], native[1], target_currency),
+            "native_cost": None if native is None else native[0],
+            "native_currency": None if native is None else native[1], **totals})
+    return out
+
+
+@dataclass(frozen=True)
+class ConversationCost:
+    """The running cost of a conversation's answers."""
+
+    amount: float  # in `currency`, over the answers that have a price and a token count
+    currency: str
+    tokens: int  # prompt + completion tokens over every answer that reported usage
+    answers: int  # answers with a record (hand-written example answers have none)
+    priced: int  # answers counted in `amount`
+    unpriced_models: tuple[str, ...]  # models with no price in the table
+    without_usage: int  # answers with no token count (stopped or cut)
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.unpriced_models or self.without_usage)
+
+
+def conversation_summary(stats_list: list[dict[str, Any] | None], table: PriceTable,
+                         currency: str | None = None) -> ConversationCost:
+    """Sum the answers' records (Message.stats: model + usage).
+
+    With no `currency`, CNY unless every priced answer is in USD.
+    """
+    entries: list[tuple[Price | None, dict[str, Any] | None, str]] = []
+    for stats in stats_list:
+        if not stats:
+            continue
+        usage = stats.get("usage")
+        usage = usage if isinstance(usage, dict) and usage.get("prompt_tokens") is not None else None
+        model = str(stats.get("model") or "")
+        entries.append((table.find(model), usage, model))
+    if currency is None:
+        used = {price.currency for price, usage, _ in entries if price is not None and usage}
+        currency = "USD" if used == {"USD"} else "CNY"
+    target = _currency(currency)
+    if target is None:
+        raise ValueError(f"unknown currency: {currency!r}")
+    amount, tokens, priced, without_usage = 0.0, 0, 0, 0
+    unpriced: list[str] = []
+    for price, usage, model in entries:
+        if usage is None:
+            without_usage += 1
+            continue
+        tokens += _count(usage.get("prompt_tokens")) + _count(usage.get("completion_tokens"))
+        if price is None:
+            if model not in unpriced:
+                unpriced.append(model)
+            continue
+        priced += 1
+        amount += table.convert(price.cost(usage.get("prompt_tokens"), usage.get("completion_tokens")),
+                                price.currency, target)
+    return ConversationCost(amount, target, tokens, len(entries), priced, tuple(unpriced),
+                            without_usage)
+
+
+def conversation_cost(stats_list: list[dict[str, Any] | None], table: PriceTable,
+                      currency: str) -> tuple[float, bool]:
+    """(total in `currency`, incomplete): incomplete when some answer's model has no price or
+    the answer has no token count. Entries that are None (hand-written answers) are skipped."""
+    summary = conversation_summary(stats_list, table, currency)
+    return summary.amount, summary.incomplete
+
+
+def format_money(amount: float, currency: str) -> str:
+    """¥0.0123, $7.50, ¥1,234.56: more decimals for the tiny sums one answer costs."""
+    symbol = CURRENCY_SYMBOLS.get(_currency(currency) or "", "")
+    if amount == 0:
+        return f"{symbol}0"
+    sign, amount = ("-", -amount) if amount < 0 else ("", amount)
+    if amount >= 1:
+        text = f"{amount:,.2f}"
+    elif amount >= 0.0001:
+        text = f"{amount:.4f}"
+    elif amount >= 0.000001:
+        text = f"{amount:.6f}".rstrip("0")
+    else:
+        return f"<{symbol}0.000001"
+    return f"{sign}{symbol}{text}"
+
+
+def describe_problem(problem: PriceProblem, lang: str) -> str:
+    """'Row 3 (glm-4-air), Input / 1M tokens: -1 is negative: enter 0 or more.'"""
+    what = t(problem.key, lang, **problem.values)
+    column = t(f"pricing.col.{problem.column}", lang)
+    model = problem.values.get("model")
+    if problem.row <= 0:
+        return t("pricing.problem_line_file", lang, column=column, problem=what)
+    if model:
+        return t("pricing.problem_line", lang, row=problem.row, model=model, column=column, problem=what)
+    return t("pricing.problem_line_no_model", lang, row=problem.row, column=column, problem=what)
+
+
+def describe_notice(notice: PriceNotice, lang: str) -> str:
+    values = dict(notice.values)
+    if notice.problem is not None:
+        values["detail"] = describe_problem(notice.problem, lang)
+    return t(notice.key, lang, **values)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _text(value: Any) -> str:
+    return "" if _blank(value) else str(value).strip()
+
+
+def _shown(value: Any) -> str:
+    """A value as the user typed it, for a message."""
+    return "" if _blank(value) else str(value).strip()
+
+
+def _number(value: Any) -> tuple[float | None, str | None]:
+    """(number, None), (None, "missing") for an empty cell, or (None, problem key)."""
+    if _blank(value):
+        return None, "pricing.problem.missing"
+    if isinstance(value, bool):
+        return None, "pricing.problem.not_a_number"
+    if isinstance(value, Real):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None, "pricing.problem.not_a_number"
+    else:
+        return None, "pricing.problem.not_a_number"
+    if not math.isfinite(number):
+        return None, "pricing.problem.not_a_number"
+    if number < 0:
+        return None, "pricing.problem.negative"
+    return number, None
+
+
+def _currency(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    text = str(value).strip()
+    upper = text.upper()
+    if upper in CURRENCIES:
+        return upper
+    return CURRENCY_ALIASES.get(upper) or CURRENCY_ALIASES.get(text)
+
+
+def _count(value: Any) -> int:
+    """A token (or image) count; None, negative or unreadable is 0."""
+    if value is None or isinstance(value, bool):
+        return 0
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(number) if math.isfinite(number) and number > 0 else 0
+
+
+def _plain(value: float | None) -> str:
+    """A number as written in the files: 5, 0.5, 0.0005 (never 5.0 or 5e-04)."""
+    if value is None:
+        return ""
+    text = f"{value:.12f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _reason(err: Exception) -> str:
+    return str(err).strip() or type(err).__name__
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> PriceTable:
+    prices, problems = parse_prices_csv(SHIPPED_PATH.read_text(encoding="utf-8"))
+    if problems:  # a broken shipped file is a bug in the playground, caught by the tests
+        raise ValueError(f"{SHIPPED_PATH}: {problems[0]}")
+    return PriceTable(tuple(prices), DEFAULT_CNY_PER_USD)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(data_dir: str, prices_stamp: Any, rate_stamp: Any) -> PriceTable:
+    return PriceTable.load(Path(data_dir))
