@@ -21,7 +21,7 @@ from components.usage_table import render_calls
 from core.i18n import t
 from core.pricing import PriceTable
 from core.usage_ledger import Ledger, LedgerUnavailable, UsageFilter, ledger_for
-from core.usage_view import total_in
+from core.usage_view import time_bucket, total_in
 
 RECORD_ERROR_KEY = "usage.ledger_error"  # set by the chat when a call could not be recorded
 
@@ -65,12 +65,13 @@ def render_usage(ledger: Ledger) -> bool:
         return False
     flt = render_filters(ledger, lang)
     currency, budget = render_money_settings(usage_settings(data_dir), table, data_dir, lang)
-    summary = ledger.summary(flt)
+    view = ledger.overview(flt, time_bucket(flt.start, flt.end))  # one grouped pass
+    summary = view.summary
     if not summary.calls:
         st.info(t("usage.no_match", lang), icon=":material/filter_alt_off:")
         return True
     cost = total_in(summary.cost_by_currency, currency, table.convert)
-    tokens = ledger.tokens_by_model(flt)
+    tokens = view.tokens_by_model
     render_budget(cost, budget, currency, lang)
     overview, repriced, calls = st.tabs([t("usage.tab_overview", lang), t("usage.tab_reprice", lang),
                                         t("usage.tab_calls", lang)])
@@ -79,7 +80,7 @@ def render_usage(ledger: Ledger) -> bool:
         missing = unpriced_models(tokens, table)
         if missing:
             st.caption(t("usage.unpriced", lang, models=", ".join(missing)))
-        render_charts(ledger, flt, summary, tokens, table, currency, lang)
+        render_charts(ledger, flt, view, table, currency, lang)
     with repriced:
         render_repricing(tokens, table, currency, lang)
     with calls:

@@ -94,15 +94,19 @@ def latency_bin(p95: float | None) -> float:
         return 0.5
 
 
+def time_bucket(f: UsageFilter) -> str:
+    from core.usage_view import time_bucket as page_bucket
+
+    return page_bucket(f.start, f.end)
+
+
 def page_load(ledger: Ledger, f: UsageFilter, export_rows: int = 0) -> dict[str, Any]:
     """The ledger calls the page makes for one view, in its order."""
     out: dict[str, Any] = {"count": ledger.count(UsageFilter()), "distinct": ledger.distinct_values()}
-    summary = ledger.summary(f)
-    out["summary"] = summary
-    out["tokens"] = ledger.tokens_by_model(f)
-    out["cost"] = ledger.cost_over_time(f, bucket="day")
+    view = ledger.overview(f, time_bucket(f))  # summary, tokens, cost over time, outcomes
+    summary = view.summary
+    out["overview"] = view
     out["latency"] = ledger.latency_histogram(f, latency_bin(summary.latency_p95))
-    out["outcomes"] = ledger.outcomes(f)
     out["rows"] = ledger.rows(f, limit=1000, offset=0)
     if export_rows and summary.calls > len(out["rows"]):
         out["export"] = ledger.rows(f, limit=export_rows, offset=0)
@@ -119,6 +123,7 @@ def per_call(ledger: Ledger, f: UsageFilter) -> dict[str, float]:
     """Milliseconds of each call alone (median of 5), to see where the time goes."""
     calls: dict[str, Callable[[], Any]] = {
         "count": lambda: ledger.count(UsageFilter()), "distinct_values": ledger.distinct_values,
+        "overview": lambda: ledger.overview(f, time_bucket(f)),
         "summary": lambda: ledger.summary(f), "tokens_by_model": lambda: ledger.tokens_by_model(f),
         "cost_over_time": lambda: ledger.cost_over_time(f, "day"),
         "latency_histogram": lambda: ledger.latency_histogram(f, 0.2),

@@ -73,12 +73,9 @@ def _filters() -> dict[str, Any]:
 
 
 def _first_day(ledger: Ledger) -> date | None:
-    """The day of the oldest recorded call (rows come newest first)."""
-    total = ledger.count(UsageFilter())
-    if not total:
-        return None
-    oldest = ledger.rows(UsageFilter(), limit=1, offset=total - 1)
-    return oldest[0].ts.astimezone().date() if oldest else None
+    """The day of the oldest recorded call (MIN(ts), from the index)."""
+    oldest = ledger.time_range(UsageFilter())[0]
+    return oldest.astimezone().date() if oldest is not None else None
 
 
 def _multiselect(label: str, store: MutableMapping[str, Any], name: str, key: str, options: list[str],

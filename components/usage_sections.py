@@ -14,7 +14,7 @@ from components.state import bound, durable
 from components.usage_table import render_repricing_table
 from core.i18n import t
 from core.pricing import PriceTable, format_money, reprice
-from core.usage_ledger import Ledger, Summary, UsageFilter
+from core.usage_ledger import Ledger, Overview, Summary, UsageFilter
 from core.usage_view import (
     budget_level,
     cost_by_period,
@@ -77,23 +77,23 @@ def unpriced_models(tokens: Sequence[Mapping[str, Any]], table: PriceTable) -> l
     return [str(r["model"]) for r in tokens if table.find(str(r["model"])) is None]
 
 
-def render_charts(ledger: Ledger, flt: UsageFilter, summary: Summary, tokens: list[dict[str, Any]],
-                  table: PriceTable, currency: str, lang: str) -> None:
+def render_charts(ledger: Ledger, flt: UsageFilter, view: Overview, table: PriceTable, currency: str,
+                  lang: str) -> None:
     """Cost over time by model, tokens by model, latency per model and outcomes, two by two."""
     bucket = time_bucket(flt.start, flt.end)
-    costs = cost_by_period(ledger.cost_over_time(flt, bucket=bucket), currency, table.convert)
-    bin_s = latency_bin(summary.latency_p95)
+    costs = cost_by_period(view.cost_over_time, currency, table.convert)
+    bin_s = latency_bin(view.summary.latency_p95)
     left, right = st.columns(2)
     with left:
         st.plotly_chart(usage_charts.cost_over_time(costs, currency, lang, bucket), key="usage.chart.cost")
     with right:
-        st.plotly_chart(usage_charts.tokens_by_model(tokens, lang), key="usage.chart.tokens")
+        st.plotly_chart(usage_charts.tokens_by_model(view.tokens_by_model, lang), key="usage.chart.tokens")
     left, right = st.columns(2)
     with left:
         st.plotly_chart(usage_charts.latency_histogram(ledger.latency_histogram(flt, bin_s), bin_s, lang),
                         key="usage.chart.latency")
     with right:
-        st.plotly_chart(usage_charts.outcomes(ledger.outcomes(flt), lang), key="usage.chart.outcomes")
+        st.plotly_chart(usage_charts.outcomes(view.outcomes, lang), key="usage.chart.outcomes")
     st.caption(t("usage.utc_note", lang))
 
 

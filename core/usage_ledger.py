@@ -31,9 +31,10 @@ from core import usage_queries as q
 from core.config import Settings
 from core.i18n import t
 from core.usage_engine import display_url, make_engine, redact, short_error, unparsed
+from core.usage_overview import Overview, overview
 from core.usage_schema import Summary, UsageFilter, UsageRow, calls, metadata, to_db
 
-__all__ = ["DB_URL_ENV", "Ledger", "LedgerUnavailable", "Summary", "UsageFilter", "UsageRow",
+__all__ = ["DB_URL_ENV", "Ledger", "LedgerUnavailable", "Overview", "Summary", "UsageFilter", "UsageRow",
            "clear_ledger_cache", "ledger_for", "ledger_url"]
 
 log = logging.getLogger("playground.usage")
@@ -190,6 +191,12 @@ class Ledger:
         """(first, last) call time (aware UTC) under a filter; (None, None) when there is none."""
         with self._reading() as conn:
             return q.time_range(conn, f)
+
+    def overview(self, f: UsageFilter, bucket: str = "day") -> Overview:
+        """The page's figures in one grouped pass: summary, cost_over_time(f, bucket),
+        tokens_by_model and outcomes, the same values as those calls give one by one."""
+        with self._reading() as conn:
+            return overview(conn, f, bucket)
 
     def summary(self, f: UsageFilter) -> Summary:
         with self._reading() as conn:

@@ -27,7 +27,7 @@ from core.usage_schema import (
 WIDE_SHARE = 10  # a time range with at least 1/WIDE_SHARE of all rows counts as wide
 BUCKETS = {"day": calls.c.day, "hour": calls.c.hour}
 _IS_ERROR = case((calls.c.outcome == "error", 1), else_=0)
-_IS_ESTIMATED = case((calls.c.tokens_estimated.is_(True), 1), else_=0)
+IS_ESTIMATED = case((calls.c.tokens_estimated.is_(True), 1), else_=0)
 
 
 def conditions(f: UsageFilter, wide_time: bool = False) -> list[ColumnElement[bool]]:
@@ -81,24 +81,31 @@ def summary(conn: Connection, f: UsageFilter) -> Summary:
     # One pass, grouped by currency: the totals are the groups' sums, the costs are per group.
     groups = conn.execute(select(
         calls.c.currency, func.count(), _sum(_IS_ERROR), _sum(calls.c.prompt_tokens),
-        _sum(calls.c.completion_tokens), _sum(calls.c.total_tokens), _sum(_IS_ESTIMATED),
+        _sum(calls.c.completion_tokens), _sum(calls.c.total_tokens), _sum(IS_ESTIMATED),
         func.count(calls.c.latency_s), func.count(calls.c.ttft_s), func.sum(calls.c.cost),
     ).where(*where).group_by(calls.c.currency)).all()
     totals = [sum(int(g[i] or 0) for g in groups) for i in range(1, 9)]
     n, errors, prompt, completion, total, estimated, n_latency, n_ttft = totals
     costs = {str(g[0]): float(g[9]) for g in groups if g[0] is not None and g[9] is not None}
-    # A range holding a good share of all rows: walk the (latency_s, ts, ...) index in order to
-    # the k-th match rather than sort the whole range (SQLite cannot tell by itself).
-    wide = (conn.dialect.name == "sqlite" and (f.start is not None or f.end is not None)
-            and f.session_id is None and n * WIDE_SHARE >= count(conn, UsageFilter()))
-    sorted_where = conditions(f, wide_time=True) if wide else where
-    latency = percentiles(conn, calls.c.latency_s, sorted_where, n_latency)
-    ttft = percentiles(conn, calls.c.ttft_s, sorted_where, n_ttft)
+    latency, ttft = speed(conn, f, n, n_latency, n_ttft)
     return Summary(
         calls=n, errors=errors, error_rate=errors / n if n else 0.0, prompt_tokens=prompt,
         completion_tokens=completion, total_tokens=total, estimated_calls=estimated,
         cost_by_currency=dict(sorted(costs.items())), latency_p50=latency[0], latency_p95=latency[1],
         ttft_p50=ttft[0], ttft_p95=ttft[1])
+
+
+def speed(conn: Connection, f: UsageFilter, n: int, n_latency: int,
+          n_ttft: int) -> tuple[list[float | None], list[float | None]]:
+    """(latency p50, p95), (ttft p50, p95) over the n filtered rows, n_latency / n_ttft of which
+    have the value."""
+    # A range holding a good share of all rows: walk the (latency_s, ts, ...) index in order to
+    # the k-th match rather than sort the whole range (SQLite cannot tell by itself).
+    wide = (conn.dialect.name == "sqlite" and (f.start is not None or f.end is not None)
+            and f.session_id is None and n * WIDE_SHARE >= count(conn, UsageFilter()))
+    sorted_where = conditions(f, wide_time=True) if wide else conditions(f)
+    return (percentiles(conn, calls.c.latency_s, sorted_where, n_latency),
+            percentiles(conn, calls.c.ttft_s, sorted_where, n_ttft))
 
 
 def cost_over_time(conn: Connection, f: UsageFilter, bucket: str = "day") -> list[dict[str, Any]]:
@@ -119,7 +126,7 @@ def tokens_by_model(conn: Connection, f: UsageFilter) -> list[dict[str, Any]]:
     """Calls and token sums per model, most tokens first."""
     total = _sum(calls.c.total_tokens)
     stmt = (select(calls.c.model, func.count(), _sum(calls.c.prompt_tokens),
-                   _sum(calls.c.completion_tokens), total, _sum(_IS_ESTIMATED))
+                   _sum(calls.c.completion_tokens), total, _sum(IS_ESTIMATED))
             .where(*conditions(f)).group_by(calls.c.model).order_by(total.desc(), calls.c.model))
     return [{"model": m, "calls": int(n), "prompt_tokens": int(p), "completion_tokens": int(c),
              "total_tokens": int(t), "estimated_calls": int(e)}

@@ -65,7 +65,7 @@ def test_database_lost_after_it_was_opened(monkeypatch: pytest.MonkeyPatch) -> N
     def gone(*_: object) -> None:
         raise OperationalError("SELECT", {}, Exception("server closed the connection; password=s3cret"))
 
-    monkeypatch.setattr(Ledger, "summary", gone)
+    monkeypatch.setattr(Ledger, "overview", gone)
     at.run()
     assert_ok(at)
     shown = errors(at)
