@@ -9,7 +9,8 @@ import streamlit as st
 from components.backend_picker import load_settings
 from core.i18n import t
 from core.messages import Conversation, Role
-from core.pricing import ConversationCost, PriceTable, conversation_summary, format_money
+from core.pricing import PriceTable
+from core.pricing_display import ConversationCost, conversation_summary, format_money
 
 _MARKUP = re.compile(r"([\\`*_\[\]<>#|~$])")  # a caption is Markdown: "$" would start math
 

@@ -23,11 +23,10 @@ from core.pricing import (
     PRICES_FILE,
     PriceProblem,
     PriceTable,
-    describe_notice,
-    describe_problem,
     rate_problem,
     validate_price_records,
 )
+from core.pricing_display import describe_notice, describe_problem
 
 STATE_KEY = "pricing.editor"  # durable: the saved table, the rows being edited, the rate, messages
 EDITOR_KEY = "widget.prices"  # + version and language: a new key starts a fresh editor

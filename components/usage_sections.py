@@ -13,7 +13,8 @@ from components.price_editor import render_price_editor
 from components.state import bound, durable
 from components.usage_table import render_repricing_table
 from core.i18n import t
-from core.pricing import PriceTable, format_money, reprice
+from core.pricing import PriceTable
+from core.pricing_display import format_money, reprice
 from core.usage_ledger import Ledger, Overview, Summary, UsageFilter
 from core.usage_view import (
     budget_level,

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from components.conversation_cost import cost_line
-from core.pricing import Price, PriceTable, conversation_summary, format_money
+from core.pricing import Price, PriceTable
+from core.pricing_display import conversation_summary, format_money
 from tests.apptest_helpers import assert_ok, conversation, en, send, start
 from tests.fake_llm import FakeLLMServer
 

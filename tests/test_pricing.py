@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.pricing import (
-    CURRENCIES,
-    Price,
-    PriceTable,
-    conversation_cost,
-    conversation_summary,
-    format_money,
-    reprice,
-)
+from core.pricing import CURRENCIES, Price, PriceTable
+from core.pricing_display import conversation_cost, conversation_summary, format_money, reprice
 
 SHIPPED = PriceTable.shipped()
 

@@ -15,13 +15,12 @@ from core.pricing import (
     Price,
     PriceProblem,
     PriceTable,
-    describe_notice,
-    describe_problem,
     parse_prices_csv,
     prices_to_csv,
     rate_problem,
     validate_price_records,
 )
+from core.pricing_display import describe_notice, describe_problem
 
 SHIPPED = PriceTable.shipped()
 
