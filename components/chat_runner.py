@@ -51,13 +51,9 @@ def forget_if_settings_changed(sel: Selection, values: dict[str, Any]) -> None:
         st.session_state.pop(ASKED_KEY, None)
 
 
-def empty_answer() -> dict[str, Any] | None:
-    """The stats of the last answer if it finished with no text at all (it was not kept)."""
-    return st.session_state.get(EMPTY_KEY)
-
-
 def show_empty_answer(lang: str) -> None:
-    stats = empty_answer()
+    """Say so when the last answer finished with no text at all (it was not kept)."""
+    stats = st.session_state.get(EMPTY_KEY)
     if stats is not None:
         st.warning(t("chat.empty_answer", lang), icon=":material/warning:")
         st.caption(stats_line(stats, lang))
@@ -67,7 +63,7 @@ def run_answer(conv: Conversation, sel: Selection, values: dict[str, Any], strea
                slot: Any, lang: str) -> None:
     """Ask the selected model for the next assistant message and append it to `conv`.
 
-    A stop (button, chat input or any click during the stream) interrupts the script; the
+    A stop (the Stop button, or any other click during the stream) interrupts the script; the
     `finally` keeps the text that arrived, marked as stopped.
     """
     set_error(None)
@@ -111,7 +107,7 @@ def _usage_recorder(sel: Selection, request: ChatRequest) -> Callable[[ChatRecor
     except LedgerUnavailable as err:
         st.session_state[LEDGER_ERROR_KEY] = err
     except Exception:  # whatever goes wrong with the ledger, the answer is still asked for
-        ledger = None
+        pass
     try:
         from core.pricing import PriceTable
 
