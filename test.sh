@@ -5,10 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/pytest ] || [ requirements-dev.txt -nt .venv/.installed-dev ] \
-   || [ requirements.txt -nt .venv/.installed-dev ]; then
+   || [ requirements.txt -nt .venv/.installed-dev ] || [ requirements-local.txt -nt .venv/.installed-dev ]; then
   echo "Setting up .venv with test requirements…"
   "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
+  # torch first: 2.13.0 is the CPU build on disk here (CUDA from PyPI on a GPU server), so that
+  # transformers and sentence-transformers do not pull another one.
+  .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.13.0}"
   .venv/bin/python -m pip install -q -r requirements-dev.txt
   touch .venv/.installed-dev
 fi
