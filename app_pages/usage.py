@@ -80,7 +80,7 @@ def render_usage(ledger: Ledger) -> bool:
         missing = unpriced_models(tokens, table)
         if missing:
             st.caption(t("usage.unpriced", lang, models=", ".join(missing)))
-        render_charts(ledger, flt, view, table, currency, lang)
+        render_charts(flt, view, table, currency, lang)
     with repriced:
         render_repricing(tokens, table, currency, lang)
     with calls:

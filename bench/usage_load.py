@@ -85,15 +85,6 @@ def default_filter(today: date | None = None) -> UsageFilter:
     return UsageFilter(start=start, end=end)
 
 
-def latency_bin(p95: float | None) -> float:
-    try:
-        from core.usage_view import latency_bin as page_bin
-
-        return page_bin(p95)
-    except ImportError:
-        return 0.5
-
-
 def time_bucket(f: UsageFilter) -> str:
     from core.usage_view import time_bucket as page_bucket
 
@@ -103,10 +94,9 @@ def time_bucket(f: UsageFilter) -> str:
 def page_load(ledger: Ledger, f: UsageFilter, export_rows: int = 0) -> dict[str, Any]:
     """The ledger calls the page makes for one view, in its order."""
     out: dict[str, Any] = {"count": ledger.count(UsageFilter()), "distinct": ledger.distinct_values()}
-    view = ledger.overview(f, time_bucket(f))  # summary, tokens, cost over time, outcomes
+    view = ledger.overview(f, time_bucket(f))  # summary, tokens, cost over time, outcomes, latency
     summary = view.summary
     out["overview"] = view
-    out["latency"] = ledger.latency_histogram(f, latency_bin(summary.latency_p95))
     out["rows"] = ledger.rows(f, limit=1000, offset=0)
     if export_rows and summary.calls > len(out["rows"]):
         out["export"] = ledger.rows(f, limit=export_rows, offset=0)
@@ -126,7 +116,7 @@ def per_call(ledger: Ledger, f: UsageFilter) -> dict[str, float]:
         "overview": lambda: ledger.overview(f, time_bucket(f)),
         "summary": lambda: ledger.summary(f), "tokens_by_model": lambda: ledger.tokens_by_model(f),
         "cost_over_time": lambda: ledger.cost_over_time(f, "day"),
-        "latency_histogram": lambda: ledger.latency_histogram(f, 0.2),
+        "latency_histogram": lambda: ledger.latency_histogram(f),
         "outcomes": lambda: ledger.outcomes(f), "rows(1000)": lambda: ledger.rows(f, limit=1000),
     }
     return {name: statistics.median(timed(fn) for _ in range(5)) * 1000 for name, fn in calls.items()}

@@ -8,7 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from core.i18n import has, t
-from core.usage_view import merge_bins, saving_text
+from core.usage_view import histogram_series, saving_text
 
 OK_COLOUR = "#2e7d32"
 ERROR_COLOUR = "#c62828"
@@ -57,18 +57,18 @@ def tokens_by_model(rows: list[Mapping[str, Any]], lang: str) -> go.Figure:
                    t("usage.chart.tokens_axis", lang), barmode="stack")
 
 
-def latency_histogram(rows: list[Mapping[str, Any]], bin_s: float, lang: str) -> go.Figure:
-    """How many calls took how long, one bar series per model (rows: model, bin_start, count)."""
-    rows = merge_bins(rows)
+def latency_histogram(rows: list[Mapping[str, Any]], lang: str) -> go.Figure:
+    """How many calls took how long, one bar per model in each latency bin (rows: model, bin,
+    count). Bins widen with the time (0.1 s steps near a second, minutes at the top), so a fast
+    cloud model and a slow local one both show their shape."""
+    labels, counts = histogram_series(rows)
     fig = go.Figure()
-    for model in _models(rows):
-        mine = sorted((r for r in rows if r["model"] == model), key=lambda r: float(r["bin_start"]))
-        fig.add_trace(go.Bar(name=model, x=[round(float(r["bin_start"]), 6) for r in mine],
-                             y=[int(r["count"]) for r in mine], width=bin_s, offset=0,
-                             opacity=0.65,
-                             hovertemplate="≥ %{x:.2f} s: %{y}<extra>" + model + "</extra>"))
+    for model, values in counts.items():
+        fig.add_trace(go.Bar(name=model, x=labels, y=values,
+                             hovertemplate="%{x}: %{y}<extra>" + model + "</extra>"))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
     return _layout(fig, t("usage.chart.latency_title", lang), t("usage.chart.latency_axis", lang),
-                   t("usage.chart.calls_axis", lang), barmode="overlay")
+                   t("usage.chart.calls_axis", lang), barmode="group")
 
 
 def outcome_label(outcome: str, error_kind: str | None, lang: str) -> str:

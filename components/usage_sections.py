@@ -20,7 +20,6 @@ from core.usage_view import (
     budget_level,
     cost_by_period,
     default_targets,
-    latency_bin,
     percent,
     repricing_rows,
     time_bucket,
@@ -78,12 +77,11 @@ def unpriced_models(tokens: Sequence[Mapping[str, Any]], table: PriceTable) -> l
     return [str(r["model"]) for r in tokens if table.find(str(r["model"])) is None]
 
 
-def render_charts(ledger: Ledger, flt: UsageFilter, view: Overview, table: PriceTable, currency: str,
+def render_charts(flt: UsageFilter, view: Overview, table: PriceTable, currency: str,
                   lang: str) -> None:
     """Cost over time by model, tokens by model, latency per model and outcomes, two by two."""
     bucket = time_bucket(flt.start, flt.end)
     costs = cost_by_period(view.cost_over_time, currency, table.convert)
-    bin_s = latency_bin(view.summary.latency_p95)
     left, right = st.columns(2)
     with left:
         st.plotly_chart(usage_charts.cost_over_time(costs, currency, lang, bucket), key="usage.chart.cost")
@@ -91,7 +89,7 @@ def render_charts(ledger: Ledger, flt: UsageFilter, view: Overview, table: Price
         st.plotly_chart(usage_charts.tokens_by_model(view.tokens_by_model, lang), key="usage.chart.tokens")
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(usage_charts.latency_histogram(ledger.latency_histogram(flt, bin_s), bin_s, lang),
+        st.plotly_chart(usage_charts.latency_histogram(view.latency_histogram, lang),
                         key="usage.chart.latency")
     with right:
         st.plotly_chart(usage_charts.outcomes(view.outcomes, lang), key="usage.chart.outcomes")

@@ -28,10 +28,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import usage_queries as q
+from core import usage_rollup as rollup
 from core.config import Settings
 from core.i18n import t
 from core.usage_engine import display_url, make_engine, redact, short_error, unparsed
-from core.usage_overview import Overview, overview
+from core.usage_overview import Overview, latency_histogram, overview
 from core.usage_schema import Summary, UsageFilter, UsageRow, calls, metadata, to_db
 
 __all__ = ["DB_URL_ENV", "Ledger", "LedgerUnavailable", "Overview", "Summary", "UsageFilter", "UsageRow",
@@ -83,6 +84,7 @@ class Ledger:
         self.display_url = display_url(parsed)
         self.last_error: str | None = None  # the last failure to record, without secrets
         self._generation = 0  # re-pricings done through this object (see data_version)
+        self._summaries = False  # whether the daily summaries may be read (core/usage_rollup.py)
         try:
             self._engine = make_engine(parsed)
         except Exception as exc:  # no such dialect, or its driver is not installed
@@ -101,6 +103,23 @@ class Ledger:
         except Exception:
             # Another process may have created the table between the check and the CREATE.
             metadata.create_all(self._engine)
+        self._summaries = self._check_summaries()
+
+    def _check_summaries(self) -> bool:
+        """Build the daily summaries from the calls if this version has not (an existing ledger).
+        On failure the pages read the calls themselves: slower, the same figures."""
+        failure = ""
+        for _attempt in range(2):  # another process may be rebuilding them at the same moment
+            try:
+                with self._engine.begin() as conn:
+                    if not rollup.is_current(conn):
+                        rollup.rebuild(conn)
+                return True
+            except Exception as exc:
+                failure = redact(short_error(exc), self._url)[:500]
+        log.warning("usage ledger %s: daily summaries not built, reading calls: %s", self.display_url,
+                    failure)
+        return False
 
     @classmethod
     def open(cls, settings: Settings) -> Ledger:
@@ -130,6 +149,7 @@ class Ledger:
             values = [to_db(row) for row in rows]
             with self._engine.begin() as conn:
                 conn.execute(insert(calls), values)
+                rollup.record(conn, values)  # always, so summaries stay right for every reader
             return len(values)
         except Exception as exc:
             self.last_error = redact(short_error(exc), self._url)[:500]
@@ -153,6 +173,8 @@ class Ledger:
                                      .limit(REPRICE_BATCH)).all()
             if not batch:
                 if changed:
+                    with self._reading() as conn, conn.begin():
+                        rollup.rebuild_daily(conn)
                     self._generation += 1
                 return changed
             updates = []
@@ -193,14 +215,15 @@ class Ledger:
             return q.time_range(conn, f)
 
     def overview(self, f: UsageFilter, bucket: str = "day") -> Overview:
-        """The page's figures in one grouped pass: summary, cost_over_time(f, bucket),
-        tokens_by_model and outcomes, the same values as those calls give one by one."""
+        """The page's figures: summary, cost_over_time(f, bucket), tokens_by_model, outcomes (the
+        same values as those calls give one by one) and latency_histogram, mostly read from the
+        daily summaries."""
         with self._reading() as conn:
-            return overview(conn, f, bucket)
+            return overview(conn, f, bucket, self._summaries)
 
     def summary(self, f: UsageFilter) -> Summary:
         with self._reading() as conn:
-            return q.summary(conn, f)
+            return overview(conn, f, "day", self._summaries).summary
 
     def cost_over_time(self, f: UsageFilter, bucket: str = "day") -> list[dict[str, Any]]:
         """{"period", "model", "currency", "cost", "calls"} per UTC day ("2026-11-21") or hour
@@ -212,9 +235,11 @@ class Ledger:
         with self._reading() as conn:
             return q.tokens_by_model(conn, f)
 
-    def latency_histogram(self, f: UsageFilter, bin_s: float = 0.5) -> list[dict[str, Any]]:
+    def latency_histogram(self, f: UsageFilter) -> list[dict[str, Any]]:
+        """Calls per model and latency bin (core.usage_rollup.LATENCY_EDGES): model, bin, low,
+        high (None: open), count."""
         with self._reading() as conn:
-            return q.latency_histogram(conn, f, bin_s)
+            return latency_histogram(conn, f, self._summaries)
 
     def outcomes(self, f: UsageFilter) -> list[dict[str, Any]]:
         with self._reading() as conn:

@@ -133,19 +133,6 @@ def tokens_by_model(conn: Connection, f: UsageFilter) -> list[dict[str, Any]]:
             for m, n, p, c, t, e in conn.execute(stmt)]
 
 
-def latency_histogram(conn: Connection, f: UsageFilter, bin_s: float = 0.5) -> list[dict[str, Any]]:
-    """Calls per (model, total-latency bin), bins [bin_start, bin_start + bin_s)."""
-    bin_ms = max(1, round(bin_s * 1000))
-    # Integer division (`//`: SQLAlchemy's `/` divides as floats) of non-negative integers
-    # truncates, i.e. floors, on every database.
-    index = calls.c.latency_ms // bin_ms
-    stmt = (select(calls.c.model, index.label("bin"), func.count())
-            .where(*conditions(f), calls.c.latency_ms.is_not(None))
-            .group_by(calls.c.model, index).order_by(calls.c.model, index))
-    return [{"model": m, "bin_start": int(b) * bin_ms / 1000, "count": int(n)}
-            for m, b, n in conn.execute(stmt)]
-
-
 def outcomes(conn: Connection, f: UsageFilter) -> list[dict[str, Any]]:
     """Calls per (outcome, error kind, provider code), most frequent first."""
     cols = (calls.c.outcome, calls.c.error_kind, calls.c.error_code)
@@ -161,7 +148,7 @@ def rows(conn: Connection, f: UsageFilter, limit: int = 1000, offset: int = 0) -
     stmt = (select(*ROW_COLUMNS).where(*conditions(f))
             .order_by(calls.c.ts.desc(), calls.c.id.desc())
             .limit(max(0, int(limit))).offset(max(0, int(offset))))
-    return [from_db(r) for r in conn.execute(stmt).mappings()]
+    return [from_db(r) for r in conn.execute(stmt).all()]
 
 
 def time_range(conn: Connection, f: UsageFilter) -> tuple[datetime | None, datetime | None]:

@@ -8,10 +8,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from core.i18n import t
+from core.usage_rollup import bin_bounds
 
 PRESETS: tuple[str, ...] = ("today", "7d", "30d", "all")
 DEFAULT_PRESET = "30d"
-MIN_BIN_S = 0.01
 BUDGET_NEAR = 0.8  # at 80 % of the budget the page says so; past 100 % it warns
 
 Convert = Callable[[float, str, str], float]
@@ -113,25 +113,27 @@ def repricing_rows(priced: Iterable[Mapping[str, Any]], currency: str,
     return sorted(rows, key=lambda r: (r["model"] != "actual", r["cost"] is None))
 
 
-def merge_bins(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Histogram rows with one count per (model, bin_start), however many rows the query gave."""
-    out: dict[tuple[str, float], int] = {}
+def histogram_series(rows: Iterable[Mapping[str, Any]]) -> tuple[list[str], dict[str, list[int]]]:
+    """The latency chart's bars: bin labels from the fastest to the slowest bin with calls (empty
+    bins between them kept, so the axis has no gaps) and each model's count per bin."""
+    rows = list(rows)
+    if not rows:
+        return [], {}
+    first, last = min(int(r["bin"]) for r in rows), max(int(r["bin"]) for r in rows)
+    counts: dict[str, list[int]] = {}
     for r in rows:
-        key = (str(r["model"]), round(float(r["bin_start"]), 6))
-        out[key] = out.get(key, 0) + int(r.get("count") or 0)
-    return [{"model": m, "bin_start": b, "count": n} for (m, b), n in sorted(out.items())]
+        counts.setdefault(str(r["model"]), [0] * (last - first + 1))[int(r["bin"]) - first] += int(r["count"])
+    return [bin_label(i) for i in range(first, last + 1)], dict(sorted(counts.items()))
 
 
-def latency_bin(p95: float | None) -> float:
-    """A round histogram bin width (seconds) giving about 20 bins up to the 95th percentile."""
-    if not p95 or not math.isfinite(p95) or p95 <= 0:
-        return 0.5
-    raw = max(p95 / 20, MIN_BIN_S)
-    scale = 10 ** math.floor(math.log10(raw))
-    for step in (1, 2, 5, 10):
-        if raw <= step * scale:
-            return round(step * scale, 6)
-    return round(10 * scale, 6)  # pragma: no cover - the loop always returns
+def bin_label(index: int) -> str:
+    """A latency bin in words: "< 0.05 s", "0.3–0.5 s", "≥ 500 s"."""
+    low, high = bin_bounds(index)
+    if low is None:
+        return f"< {high:g} s"
+    if high is None:
+        return f"≥ {low:g} s"
+    return f"{low:g}–{high:g} s"
 
 
 def default_targets(priced_models: Iterable[str],

@@ -188,29 +188,31 @@ def test_tokens_by_model(ledger: Ledger) -> None:
 
 
 def test_latency_histogram(ledger: Ledger) -> None:
-    # glm-4-plus 1.0 1.6 0.7; glm-4-flash 0.4; gpt-4o 2.2 0.3
+    # glm-4-plus 1.0 1.6 0.7; glm-4-flash 0.4; gpt-4o 2.2 0.3 (bins: ... [0.3, 0.5) [0.5, 0.7) [0.7, 1)
+    # [1, 1.5) [1.5, 2) [2, 3) ...)
     assert ledger.latency_histogram(ALL) == [
-        {"model": "glm-4-flash", "bin_start": 0.0, "count": 1},
-        {"model": "glm-4-plus", "bin_start": 0.5, "count": 1},
-        {"model": "glm-4-plus", "bin_start": 1.0, "count": 1},
-        {"model": "glm-4-plus", "bin_start": 1.5, "count": 1},
-        {"model": "gpt-4o", "bin_start": 0.0, "count": 1},
-        {"model": "gpt-4o", "bin_start": 2.0, "count": 1},
+        {"model": "glm-4-flash", "bin": 5, "low": 0.3, "high": 0.5, "count": 1},
+        {"model": "glm-4-plus", "bin": 7, "low": 0.7, "high": 1.0, "count": 1},
+        {"model": "glm-4-plus", "bin": 8, "low": 1.0, "high": 1.5, "count": 1},
+        {"model": "glm-4-plus", "bin": 9, "low": 1.5, "high": 2.0, "count": 1},
+        {"model": "gpt-4o", "bin": 5, "low": 0.3, "high": 0.5, "count": 1},
+        {"model": "gpt-4o", "bin": 10, "low": 2.0, "high": 3.0, "count": 1},
     ]
-    assert ledger.latency_histogram(UsageFilter(models=("glm-4-plus",)), bin_s=1.0) == [
-        {"model": "glm-4-plus", "bin_start": 0.0, "count": 1},
-        {"model": "glm-4-plus", "bin_start": 1.0, "count": 2},
+    assert ledger.latency_histogram(UsageFilter(models=("glm-4-plus",), pages=("chat",))) == [
+        {"model": "glm-4-plus", "bin": 8, "low": 1.0, "high": 1.5, "count": 1},
+        {"model": "glm-4-plus", "bin": 9, "low": 1.5, "high": 2.0, "count": 1},
     ]
 
 
 def test_latency_histogram_bin_edges() -> None:
+    """A bin is [low, high): a value on an edge counts in the bin above; the first bin starts at 0
+    and the last one has no end."""
     led = Ledger("sqlite://")
-    led.record_many([make_row(latency_s=v) for v in (0.0, 0.099, 0.1, 0.29, 0.3, 0.57, 0.6)]
+    led.record_many([make_row(latency_s=v) for v in (0.0, 0.049, 0.05, 0.29, 0.3, 499.9, 500.0, 9000.0)]
                     + [make_row(latency_s=None)])
-    got = {r["bin_start"]: r["count"] for r in led.latency_histogram(ALL, bin_s=0.1)}
-    assert got == {0.0: 2, 0.1: 1, 0.2: 1, 0.3: 1, 0.5: 1, 0.6: 1}  # [start, start + bin)
-    got = {r["bin_start"]: r["count"] for r in led.latency_histogram(ALL, bin_s=0.3)}
-    assert got == {0.0: 4, 0.3: 2, 0.6: 1}
+    got = {(r["low"], r["high"]): r["count"] for r in led.latency_histogram(ALL)}
+    assert got == {(0.0, 0.05): 2, (0.05, 0.1): 1, (0.2, 0.3): 1, (0.3, 0.5): 1, (300.0, 500.0): 1,
+                   (500.0, None): 2}
 
 
 def test_outcomes(ledger: Ledger) -> None:
@@ -354,12 +356,11 @@ def test_every_query_compiles_for_postgresql() -> None:
                     session_id="s")
     for run in (lambda: q.summary(conn, f), lambda: q.cost_over_time(conn, f, "day"),
                 lambda: q.cost_over_time(conn, f, "hour"), lambda: q.tokens_by_model(conn, f),
-                lambda: q.latency_histogram(conn, f, 0.25), lambda: q.outcomes(conn, f),
+                lambda: q.outcomes(conn, f),
                 lambda: q.rows(conn, f, 10, 5), lambda: q.count(conn, f), lambda: q.time_range(conn, f),
                 lambda: q.distinct_values(conn),
                 lambda: q.percentiles(conn, calls.c.latency_s, q.conditions(f), 10)):
         run()
     text = "\n".join(conn.sql)
     assert "likely(" not in text  # the SQLite planner hint is for SQLite only
-    assert "usage_calls.latency_ms / %(latency_ms_1)s" in text  # integer division, no CAST
     assert "ORDER BY usage_calls.latency_s \n LIMIT %(param_1)s::INTEGER OFFSET %(param_2)s::INTEGER" in text

@@ -133,9 +133,9 @@ def test_charts_carry_the_per_model_numbers() -> None:
     tokens = traces(chart(at, "usage.chart.tokens"))
     assert tokens == {en("usage.chart.prompt"): {"glm-4-plus": 3000, "gpt-4o": 1000},
                       en("usage.chart.completion"): {"glm-4-plus": 1500, "gpt-4o": 1000}}
-    latency = chart(at, "usage.chart.latency")  # bins of 0.2 s (p95 4 s / 20)
-    assert traces(latency) == {"glm-4-plus": {2.0: 1, 4.0: 1}, "gpt-4o": {1.0: 1, 3.0: 1}}
-    assert latency["data"][0]["width"] == 0.2
+    latency = chart(at, "usage.chart.latency")  # glm-4-plus 2 s and 4 s, gpt-4o 1 s and 3 s
+    assert traces(latency) == {"glm-4-plus": {"1–1.5 s": 0, "1.5–2 s": 0, "2–3 s": 1, "3–5 s": 1},
+                               "gpt-4o": {"1–1.5 s": 1, "1.5–2 s": 0, "2–3 s": 0, "3–5 s": 1}}
     outcomes = chart(at, "usage.chart.outcomes")["data"][0]
     assert dict(zip(outcomes["x"], outcomes["y"], strict=True)) == {
         "Success": 3, en("error.rate_limit.title"): 1}
@@ -249,6 +249,6 @@ def test_latency_bins_count_every_call_once() -> None:
     seed([dict(ts=TODAY, model="glm-4-plus", latency_s=4.05),
           dict(ts=TODAY, model="glm-4-plus", latency_s=4.15)])
     at = usage_page()
-    spec = chart(at, "usage.chart.latency")  # p95 4.15 s: bins of 0.5 s
+    spec = chart(at, "usage.chart.latency")  # the seed's 2.0 and 4.0, and these two
     glm = next(tr for tr in spec["data"] if tr["name"] == "glm-4-plus")
-    assert (glm["x"], glm["y"], glm["width"]) == ([2.0, 4.0], [1, 3], 0.5)
+    assert (glm["x"], glm["y"]) == (["1–1.5 s", "1.5–2 s", "2–3 s", "3–5 s"], [0, 0, 1, 3])  # gpt-4o at 1 s

@@ -13,11 +13,12 @@ from components.usage_table import csv_bytes, repricing_frame, rows_frame
 from core.i18n import t
 from core.usage_schema import UsageRow
 from core.usage_view import (
+    bin_label,
     budget_level,
     cost_by_period,
     day_bounds,
     default_targets,
-    latency_bin,
+    histogram_series,
     percent,
     preset_range,
     repricing_rows,
@@ -96,10 +97,13 @@ def test_saving_and_repricing_rows() -> None:
     assert rows[3]["cost"] is None and rows[3]["saving_pct"] is None
 
 
-def test_latency_bin_and_defaults() -> None:
-    assert latency_bin(None) == 0.5 and latency_bin(float("nan")) == 0.5
-    assert latency_bin(4.0) == 0.2 and latency_bin(10.0) == 0.5 and latency_bin(30.0) == 2.0
-    assert latency_bin(0.001) == 0.01
+def test_latency_bins_in_words_and_defaults() -> None:
+    assert [bin_label(i) for i in (0, 1, 8, 24)] == ["< 0.05 s", "0.05–0.1 s", "1–1.5 s", "≥ 500 s"]
+    labels, counts = histogram_series([{"model": "b", "bin": 9, "count": 2},
+                                       {"model": "a", "bin": 7, "count": 1}])
+    assert labels == ["0.7–1 s", "1–1.5 s", "1.5–2 s"]  # the empty bin between is kept
+    assert counts == {"a": [1, 0, 0], "b": [0, 0, 2]}
+    assert histogram_series([]) == ([], {})
     assert default_targets(["glm-4-flash", "gpt-4o", "x"]) == ["gpt-4o", "glm-4-flash"]
     assert percent(0.25) == "25.0%" and percent(None) == "—"
 
@@ -123,10 +127,11 @@ def test_tokens_latency_outcome_and_repricing_figures() -> None:
     assert [tr.name for tr in tokens.data] == [t("usage.chart.prompt", "zh"),
                                                t("usage.chart.completion", "zh")]
     assert list(tokens.data[0].x) == ["big", "small"] and list(tokens.data[1].y) == [20, 2]
-    latency = usage_charts.latency_histogram([{"model": "m", "bin_start": 0.5, "count": 2},
-                                              {"model": "m", "bin_start": 0.0, "count": 1},
-                                              {"model": "m", "bin_start": 0.5, "count": 1}], 0.5, "en")
-    assert list(latency.data[0].x) == [0.0, 0.5] and list(latency.data[0].y) == [1, 3]  # merged
+    latency = usage_charts.latency_histogram([{"model": "m", "bin": 5, "count": 3},
+                                              {"model": "n", "bin": 4, "count": 1}], "en")
+    assert [(tr.name, list(tr.x), list(tr.y)) for tr in latency.data] == [
+        ("m", ["0.2–0.3 s", "0.3–0.5 s"], [0, 3]), ("n", ["0.2–0.3 s", "0.3–0.5 s"], [1, 0])]
+    assert latency.layout.barmode == "group" and latency.layout.xaxis.type == "category"
     outcomes = usage_charts.outcomes([
         {"outcome": "error", "error_kind": "quota", "error_code": "1113", "count": 1},
         {"outcome": "error", "error_kind": "quota", "error_code": None, "count": 2},
