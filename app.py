@@ -19,5 +19,7 @@ page = st.navigation([
     st.Page("app_pages/chat.py", title=t("nav.chat", lang), icon=":material/chat:", url_path="chat",
             default=True),
     st.Page("app_pages/usage.py", title=t("nav.usage", lang), icon=":material/monitoring:", url_path="usage"),
+    st.Page("app_pages/finetune.py", title=t("nav.finetune", lang), icon=":material/model_training:",
+            url_path="finetune"),
 ])
 page.run()

@@ -14,6 +14,7 @@ from components.chat_runner import (
 )
 from components.conversation_cost import render_conversation_cost
 from components.error_box import show_error
+from components.finetune_add_to_dataset import render_add_to_dataset
 from components.language import current_language
 from components.message_editor import editing, render_add_buttons, render_messages, render_system
 from components.saved_conversation import autosave, open_conversation
@@ -79,6 +80,7 @@ actions.button(t("chat.clear", lang), key="chat.clear", icon=":material/delete_s
 with actions:
     bound(st.toggle, t("chat.stream", lang), picker_state(), "stream", "widget.stream",
           help=t("chat.stream_help", lang))
+    render_add_to_dataset(conv, lang)  # save the conversation as a fine-tune example
 
 # "disable", not "stop": a stop from the input box ends the run without a redraw, so the page
 # would keep a stale cursor; the Stop button inside the answer reruns and marks the answer.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from backends.base import Backend
+from backends.chatglm_http import ChatGLMHTTPBackend
 from backends.openai_compat import OpenAICompatBackend
 from backends.zhipu import ZhipuBackend
 
 BACKENDS: dict[str, Backend] = {
     "zhipu": ZhipuBackend(),
     "openai": OpenAICompatBackend(),
+    "chatglm_http": ChatGLMHTTPBackend(),
 }
 
 DEFAULT_BACKEND = "zhipu"

@@ -8,10 +8,12 @@ from typing import Any
 import streamlit as st
 
 from backends.base import CUSTOM_MODEL, Backend, Connection, Endpoint, ModelInfo
+from backends.chatglm_http import URL_ENV as CHATGLM_URL_ENV
 from backends.registry import BACKENDS, DEFAULT_BACKEND, get_backend
+from components.finetune_models import fine_tuned_models
 from components.state import bound, durable
 from core.config import Settings, endpoint_for_url, mask_key
-from core.i18n import t
+from core.i18n import has, t
 
 SETTINGS_KEY = "picker.settings"
 KEYS_KEY = "picker.typed_keys"  # API keys typed in this tab: memory only, never written anywhere
@@ -54,6 +56,9 @@ def _initial(settings: Settings) -> dict[str, Any]:
     zhipu_url = settings.get("ZHIPUAI_BASE_URL")
     if zhipu_url:
         state["base_url"]["zhipu/zhipu"] = zhipu_url
+    chatglm_url = settings.get(CHATGLM_URL_ENV)
+    if chatglm_url:
+        state["base_url"]["chatglm_http/chatglm"] = chatglm_url
     if settings.model:
         backend = get_backend(backend_id)
         endpoint = backend.endpoint(state["endpoint"].get(backend_id))
@@ -124,8 +129,9 @@ def _base_url(endpoint: Endpoint, state: dict[str, Any], slot: str, lang: str) -
     urls = state["base_url"]
     urls.setdefault(slot, endpoint.base_url)
     if endpoint.base_url_editable:
+        url_help = f"{endpoint.label_key}.url_help"  # an endpoint's own help, where it has one
         bound(st.text_input, t("picker.base_url", lang), urls, slot, f"widget.base_url.{slot}",
-              help=t("picker.base_url_help", lang))
+              help=t(url_help if has(url_help) else "picker.base_url_help", lang))
     else:
         st.caption(t("picker.base_url_fixed", lang, url=urls[slot]))
     return (urls.get(slot) or endpoint.base_url).strip()
@@ -133,10 +139,11 @@ def _base_url(endpoint: Endpoint, state: dict[str, Any], slot: str, lang: str) -
 
 def _model_choice(endpoint: Endpoint, state: dict[str, Any], slot: str, lang: str) -> str:
     models, customs = state["model"], state["custom_model"]
-    options = [m.id for m in endpoint.models] + [CUSTOM_MODEL]
+    listed = endpoint.models + fine_tuned_models(endpoint, load_settings().data_dir)  # fine-tune page's
+    options = [m.id for m in listed] + [CUSTOM_MODEL]
     if models.get(slot) not in options:  # first visit, or a saved model no longer in the list
         models[slot] = options[0]
-    notes = {m.id: m.note for m in endpoint.models}
+    notes = {m.id: m.note for m in listed}
 
     def label(model_id: str) -> str:
         if model_id == CUSTOM_MODEL:
@@ -156,6 +163,8 @@ def _model_choice(endpoint: Endpoint, state: dict[str, Any], slot: str, lang: st
 def _key_field(backend: Backend, endpoint: Endpoint, settings: Settings,
                lang: str) -> tuple[str | None, str | None]:
     """The key to use and where it came from. A typed key is moved out of the widget at once."""
+    if not endpoint.key_envs and not endpoint.key_required:
+        return None, None  # a server that takes no key at all (the ChatGLM API): no box for one
     keys = typed_keys()
     slot = key_slot(backend, endpoint)
     widget_key = f"widget.api_key.{slot}"

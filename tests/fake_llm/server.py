@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+from . import finetune_api
 from .protocol import SSE_ERROR_BODY, completion_obj, dumps, error_body
 from .scenarios import (
     Scenario,
@@ -118,12 +119,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"ok", "text/plain; charset=utf-8")
         elif path == "/_fake/requests":
             self._send_json(200, self.fake.requests)
+        elif finetune_api.handle(self, "GET", path, b""):
+            pass
         else:
             self._send_json(404, _err("404", f"no route {path}"))
 
     def do_POST(self) -> None:
         path = "/" + "/".join(p for p in urlsplit(self.path).path.split("/") if p)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if finetune_api.handle(self, "POST", path, raw):  # fine-tune files and fine-tuning jobs
+            return
         try:
             data = json.loads(raw or b"{}")
             if not isinstance(data, dict):
