@@ -32,11 +32,13 @@ from core import usage_rollup as rollup
 from core.config import Settings
 from core.i18n import t
 from core.usage_engine import display_url, make_engine, redact, short_error, unparsed
+from core.usage_migrate import migrate
 from core.usage_overview import Overview, latency_histogram, overview
 from core.usage_schema import Summary, UsageFilter, UsageRow, calls, metadata, to_db
+from core.usage_users import UserUsage, by_user, user_since
 
 __all__ = ["DB_URL_ENV", "Ledger", "LedgerUnavailable", "Overview", "Summary", "UsageFilter", "UsageRow",
-           "clear_ledger_cache", "ledger_for", "ledger_url"]
+           "UserUsage", "clear_ledger_cache", "ledger_for", "ledger_url"]
 
 log = logging.getLogger("playground.usage")
 
@@ -98,6 +100,7 @@ class Ledger:
                                     detail=redact(short_error(exc), parsed)[:500]) from None
 
     def _create_schema(self) -> None:
+        migrate(self._engine)  # a ledger of an earlier version: new columns, summaries to rebuild
         try:
             metadata.create_all(self._engine)
         except Exception:
@@ -244,6 +247,16 @@ class Ledger:
     def outcomes(self, f: UsageFilter) -> list[dict[str, Any]]:
         with self._reading() as conn:
             return q.outcomes(conn, f)
+
+    def by_user(self, f: UsageFilter) -> list[UserUsage]:
+        """Calls, tokens and cost of each user under the filter, most calls first."""
+        with self._reading() as conn:
+            return by_user(conn, f, self._summaries)
+
+    def user_since(self, user_id: str, since: datetime) -> UserUsage:
+        """One user's calls, tokens and cost from `since` on (what a per-user limit checks)."""
+        with self._reading() as conn:
+            return user_since(conn, user_id, since, self._summaries)
 
     def rows(self, f: UsageFilter, limit: int = 1000, offset: int = 0) -> list[UsageRow]:
         with self._reading() as conn:

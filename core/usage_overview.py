@@ -58,13 +58,14 @@ def _midnight(day: Any) -> datetime:
     return datetime.combine(day, time(0))  # naive UTC, as stored
 
 
-def _day_where(table: Any, days: tuple[str | None, str | None], f: UsageFilter) -> list[Any]:
+def day_where(table: Any, days: tuple[str | None, str | None], f: UsageFilter) -> list[Any]:
     out = []
     if days[0] is not None:
         out.append(table.c.day >= days[0])
     if days[1] is not None:
         out.append(table.c.day < days[1])
-    for name, values in (("backend", f.backends), ("model", f.models), ("page", f.pages)):
+    for name, values in (("backend", f.backends), ("model", f.models), ("page", f.pages),
+                         ("user_id", f.users)):
         if values:
             out.append(table.c[name].in_(values))
     return out
@@ -84,7 +85,7 @@ def summary_groups(conn: Connection, f: UsageFilter, days: tuple[str | None, str
                    func.sum(d.c.completion_tokens), func.sum(d.c.total_tokens),
                    func.sum(d.c.estimated_calls), case((priced > 0, func.sum(d.c.cost)), else_=None),
                    func.sum(d.c.latency_calls), func.sum(d.c.ttft_calls))
-            .where(*_day_where(d, days, f)).group_by(*keys))
+            .where(*day_where(d, days, f)).group_by(*keys))
     return conn.execute(stmt).all()
 
 
@@ -104,7 +105,7 @@ def raw_groups(conn: Connection, f: UsageFilter, bucket: str) -> list[Any]:
 def summary_bins(conn: Connection, f: UsageFilter, days: tuple[str | None, str | None]) -> Bins:
     t = r.latency_daily
     stmt = (select(t.c.model, *(func.sum(t.c[name]) for name in r.BIN_COLUMNS))
-            .where(*_day_where(t, days, f)).group_by(t.c.model))
+            .where(*day_where(t, days, f)).group_by(t.c.model))
     return r.merge_bins(conn.execute(stmt))
 
 

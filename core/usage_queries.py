@@ -50,6 +50,8 @@ def conditions(f: UsageFilter, wide_time: bool = False) -> list[ColumnElement[bo
         out.append(calls.c.page.in_(f.pages))
     if f.session_id is not None:
         out.append(calls.c.session_id == f.session_id)
+    if f.users:
+        out.append(calls.c.user_id.in_(f.users))
     return out
 
 
@@ -171,7 +173,7 @@ def distinct_values(conn: Connection) -> dict[str, list[str]]:
     """
     out: dict[str, list[str]] = {}
     for name, column in (("backends", calls.c.backend), ("models", calls.c.model),
-                         ("pages", calls.c.page)):
+                         ("pages", calls.c.page), ("users", calls.c.user_id)):
         values: list[str] = []
         value = conn.execute(select(func.min(column))).scalar()
         while value is not None:

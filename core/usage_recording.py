@@ -34,6 +34,7 @@ class CallContext:
     endpoint: str
     base_url: str
     store_text: bool = False
+    user_id: str = ""  # the signed-in user in a team deployment; "" when the app has no sign-in
 
 
 def url_host(base_url: str | None) -> str:
@@ -105,6 +106,7 @@ def usage_row(context: CallContext, request: ChatRequest, record: ChatRecord,
         error_code=error.code if error is not None else None, cost=cost, currency=currency,
         request_id=record.request_id or (error.request_id if error is not None else None),
         messages_text=messages_text(request, record) if context.store_text else None,
+        user_id=context.user_id,
     )
 
 

@@ -57,6 +57,7 @@ class UsageRow:
     request_id: str | None = None
     messages_text: str | None = None  # only when the user turned storing text on
     id: int | None = None
+    user_id: str = ""  # who made the call when the app knows (signed-in team use); "" otherwise
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class UsageFilter:
     models: tuple[str, ...] = ()
     pages: tuple[str, ...] = ()
     session_id: str | None = None
+    users: tuple[str, ...] = ()  # user ids ("" = calls made without signing in)
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,13 @@ calls = Table(
     Column("currency", String(8)),
     Column("request_id", String(255)),
     Column("messages_text", Text),
+    Column("user_id", String(255), nullable=False, server_default=""),  # added later: see usage_migrate
     Index("ix_usage_calls_ts", "ts"),
     Index("ix_usage_calls_model", "model"),
     Index("ix_usage_calls_session", "session_id"),
     Index("ix_usage_calls_backend", "backend"),  # distinct_values: one seek per distinct value
     Index("ix_usage_calls_page", "page"),
+    Index("ix_usage_calls_user_ts", "user_id", "ts"),  # a user's recent calls: limits
     # Percentiles: walked in value order up to the k-th row, the filter's columns read in the index.
     Index("ix_usage_calls_latency", "latency_s", "ts", "model", "backend", "page"),
     Index("ix_usage_calls_ttft", "ttft_s", "ts", "model", "backend", "page"),
@@ -179,6 +183,7 @@ def to_db(row: UsageRow) -> dict[str, Any]:
         "streamed": bool(row.streamed), "outcome": row.outcome or "ok",
         "error_kind": row.error_kind, "error_code": row.error_code, "cost": _float(row.cost),
         "currency": row.currency, "request_id": row.request_id, "messages_text": row.messages_text,
+        "user_id": row.user_id or "",
     }
     for name, length in _LENGTHS.items():
         if isinstance(values.get(name), str):

@@ -231,8 +231,9 @@ def test_distinct_values(ledger: Ledger) -> None:
         "backends": ["openai", "zhipu"],
         "models": ["glm-4-flash", "glm-4-plus", "gpt-4o"],
         "pages": ["chat", "compare", "retrieval"],
+        "users": [""],  # no sign-in: every call by the anonymous user
     }
-    assert Ledger("sqlite://").distinct_values() == {"backends": [], "models": [], "pages": []}
+    assert Ledger("sqlite://").distinct_values() == {"backends": [], "models": [], "pages": [], "users": []}
 
 
 def test_data_version_changes_with_the_ledger(ledger: Ledger) -> None:

@@ -227,7 +227,9 @@ def test_threads_writing_at_once_keep_the_summaries_whole(tmp_path: Path) -> Non
         th.join(JOIN_S)
     days, bins = _tables(led)
     assert sum(row.calls for row in days) == len(rows)
-    assert sum(sum(row[4:4 + r.N_BINS]) for row in bins) == sum(row.latency_s is not None for row in rows)
+    first = len(r.LATENCY_KEYS)
+    timed = sum(row.latency_s is not None for row in rows)
+    assert sum(sum(row[first:first + r.N_BINS]) for row in bins) == timed
     led.close()
 
 
@@ -250,6 +252,6 @@ def test_summary_sql_compiles_for_postgresql() -> None:
     overview(conn, flt)
     latency_histogram(conn, flt)
     sql = "\n".join(conn.sql)
-    keys = "day, model, currency, outcome, error_kind, error_code, backend, page"
+    keys = "day, model, currency, outcome, error_kind, error_code, backend, page, user_id"
     assert f"ON CONFLICT ({keys}) DO UPDATE" in sql
     assert "usage_latency_daily" in sql and "likely(" not in sql
