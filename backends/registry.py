@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from backends.base import Backend
 from backends.chatglm_http import ChatGLMHTTPBackend
+from backends.local import LocalBackend
 from backends.openai_compat import OpenAICompatBackend
 from backends.zhipu import ZhipuBackend
 
@@ -11,6 +12,7 @@ BACKENDS: dict[str, Backend] = {
     "zhipu": ZhipuBackend(),
     "openai": OpenAICompatBackend(),
     "chatglm_http": ChatGLMHTTPBackend(),
+    "local": LocalBackend(),
 }
 
 DEFAULT_BACKEND = "zhipu"

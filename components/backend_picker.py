@@ -47,7 +47,7 @@ def _initial(settings: Settings) -> dict[str, Any]:
     """First-run choices from PLAYGROUND_BACKEND / PLAYGROUND_MODEL / *_BASE_URL."""
     backend_id = settings.backend if settings.backend in BACKENDS else DEFAULT_BACKEND
     state: dict[str, Any] = {"backend": backend_id, "endpoint": {}, "model": {}, "custom_model": {},
-                             "base_url": {}, "params": {}, "stream": True}
+                             "base_url": {}, "params": {}, "stream": True, "local": {}}
     openai_url = settings.get("OPENAI_BASE_URL")
     openai_endpoint = endpoint_for_url(openai_url)
     if openai_endpoint:
@@ -103,6 +103,12 @@ def render_picker(lang: str) -> Selection:
     bound(st.selectbox, t("picker.backend", lang), state, "backend", "widget.backend", options=ids,
           format_func=lambda b: t(BACKENDS[b].label_key, lang))
     backend = get_backend(state["backend"])
+    if backend.id == "local":  # a model in this server: its own panel instead of URL, model list, key
+        from components.local_model_panel import render_local_model
+
+        endpoint = backend.endpoints[0]
+        model_id, conn = render_local_model(backend, state, load_settings(), lang)
+        return Selection(backend, endpoint, model_id, backend.model_info(endpoint, model_id), conn, None)
     endpoint = _endpoint_choice(backend, state, lang)
     slot = f"{backend.id}/{endpoint.id}"
     base_url = _base_url(endpoint, state, slot, lang)

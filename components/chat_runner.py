@@ -19,6 +19,7 @@ from core.messages import Conversation, Message, Role
 
 ERROR_KEY = "chat.error"
 EMPTY_KEY = "chat.empty_answer"  # stats of an answer that came back empty, shown instead of kept
+NOTICES_KEY = "chat.notices"  # what the last run said besides its answer (older turns left out, ...)
 ASKED_KEY = "chat.asked_with"  # the sidebar settings of the last run, to tell when they changed
 CURSOR = " ▌"
 SESSION_ID_KEY = "usage.session_id"  # this browser session's id in the usage ledger
@@ -35,6 +36,7 @@ def set_error(err: PlaygroundError | None) -> None:
     st.session_state[ERROR_KEY] = err
     if err is None:
         st.session_state.pop(EMPTY_KEY, None)
+        st.session_state.pop(NOTICES_KEY, None)
 
 
 def _settings(sel: Selection, values: dict[str, Any]) -> str:
@@ -52,7 +54,10 @@ def forget_if_settings_changed(sel: Selection, values: dict[str, Any]) -> None:
 
 
 def show_empty_answer(lang: str) -> None:
-    """Say so when the last answer finished with no text at all (it was not kept)."""
+    """Say so when the last answer finished with no text at all (it was not kept); also show
+    what the backend told about the last run, such as older turns left out to fit the context."""
+    for notice in st.session_state.get(NOTICES_KEY) or ():
+        st.info(t(notice.key, lang, **notice.params), icon=":material/info:")
     stats = st.session_state.get(EMPTY_KEY)
     if stats is not None:
         st.warning(t("chat.empty_answer", lang), icon=":material/warning:")
@@ -127,7 +132,11 @@ def _show_progress(answer: ChatStream, body: Any, status: Any, stream: bool, lan
         if delta is None:
             if not answer.text:
                 key = "chat.waiting_first" if stream else "chat.waiting_whole"
-                status.caption(t(key, lang, seconds=answer.elapsed_s))
+                waiting = answer.record.status  # e.g. the local model's queue: "2 ahead of you"
+                if waiting is not None:
+                    status.caption(t(waiting.key, lang, **{"seconds": answer.elapsed_s, **waiting.params}))
+                else:
+                    status.caption(t(key, lang, seconds=answer.elapsed_s))
             continue
         status.empty()
         body.markdown(answer.text + CURSOR)
@@ -145,6 +154,8 @@ def _keep(conv: Conversation, record: ChatRecord) -> None:
         st.session_state[EMPTY_KEY] = record.stats()
     if record.error is not None:
         set_error(record.error)
+    if record.notices:
+        st.session_state[NOTICES_KEY] = list(record.notices)
 
 
 def _settle(body: Any, status: Any, record: ChatRecord, lang: str) -> None:

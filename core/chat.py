@@ -43,6 +43,28 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something to tell the user about a call that is not an error: a catalogue key and its values.
+
+    A passing notice ("waiting for the model: 2 ahead of you") shows while no text has come and
+    is replaced by the next one (an empty key clears it); a lasting one ("older turns were left
+    out to fit the context") is kept with the call's record.
+    """
+
+    key: str
+    values: tuple[tuple[str, Any], ...] = ()
+    lasting: bool = False
+
+    @classmethod
+    def of(cls, key: str, lasting: bool = False, **values: Any) -> Notice:
+        return cls(key, tuple(sorted(values.items())), lasting)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
 class StreamMeta:
     """Facts a backend learns while streaming, yielded between text deltas; later ones add up."""
 
@@ -50,6 +72,7 @@ class StreamMeta:
     finish_reason: str | None = None
     request_id: str | None = None
     model: str | None = None
+    notice: Notice | None = None
 
 
 @dataclass
@@ -66,6 +89,8 @@ class ChatRecord:
     streamed: bool = True
     outcome: str = "ok"  # ok | stopped | error
     error: PlaygroundError | None = None
+    status: Notice | None = None  # the latest passing notice, while the call waits
+    notices: list[Notice] = field(default_factory=list)  # the lasting ones, in order
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -234,6 +259,11 @@ class ChatStream:
         rec.finish_reason = meta.finish_reason or rec.finish_reason
         rec.request_id = meta.request_id or rec.request_id
         rec.model = meta.model or rec.model
+        if meta.notice is not None:
+            if meta.notice.lasting:
+                rec.notices.append(meta.notice)
+            else:
+                rec.status = meta.notice if meta.notice.key else None
 
     def _finish(self, stamp: float, outcome: str) -> None:
         if self.done:

@@ -18,6 +18,9 @@ URL_ENDPOINTS: tuple[tuple[str, str], ...] = (
 )
 
 
+LOCAL_MODEL_ENV = "PLAYGROUND_LOCAL_MODEL"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where settings come from. Secrets is a plain mapping so core never imports Streamlit."""
@@ -53,6 +56,11 @@ class Settings:
     @property
     def model(self) -> str | None:
         return self.get("PLAYGROUND_MODEL")
+
+    @property
+    def local_model(self) -> str | None:
+        """The model the local backend starts with: a folder on this server or a Hugging Face id."""
+        return self.get(LOCAL_MODEL_ENV)
 
     @property
     def timeout_s(self) -> float:
