@@ -17,9 +17,11 @@ from components.error_box import show_error
 from components.finetune_add_to_dataset import render_add_to_dataset
 from components.language import current_language
 from components.message_editor import editing, render_add_buttons, render_messages, render_system
+from components.presets_panel import render_chat_presets
 from components.saved_conversation import autosave, open_conversation
 from components.sidebar import current_selection
 from components.state import bound
+from components.view_code import render_view_code
 from core.i18n import t
 from core.messages import Conversation, Role
 
@@ -81,6 +83,9 @@ with actions:
     bound(st.toggle, t("chat.stream", lang), picker_state(), "stream", "widget.stream",
           help=t("chat.stream_help", lang))
     render_add_to_dataset(conv, lang)  # save the conversation as a fine-tune example
+
+render_view_code(conv, selection, values, lang)  # the request as Python (openai, zhipuai) and curl
+render_chat_presets(conv, lang)  # save, load, export, import and share the whole setup
 
 # "disable", not "stop": a stop from the input box ends the run without a redraw, so the page
 # would keep a stale cursor; the Stop button inside the answer reruns and marks the answer.

@@ -6,10 +6,12 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from components.backend_picker import load_settings
+from components.identity import current_user_id, is_admin, shown_name
 from components.language import current_language
 from components.usage_filters import render_filters, render_money_settings, usage_settings
 from components.usage_sections import (
     render_budget,
+    render_by_user,
     render_charts,
     render_metrics,
     render_prices,
@@ -26,6 +28,8 @@ from core.usage_view import time_bucket, total_in
 RECORD_ERROR_KEY = "usage.ledger_error"  # set by the chat when a call could not be recorded
 
 lang = current_language()
+admin = is_admin()  # an admin (or anyone, without sign-in) sees every user's calls
+only_user = None if admin else current_user_id()
 settings = load_settings()
 data_dir = settings.data_dir
 table = PriceTable.load_cached(data_dir)
@@ -59,11 +63,13 @@ if ledger is not None and st.session_state.get(RECORD_ERROR_KEY):
 
 def render_usage(ledger: Ledger) -> bool:
     """Everything drawn from the ledger; False when nothing has been recorded yet."""
-    if not ledger.count(UsageFilter()):
+    if only_user is not None:
+        st.caption(t("access.usage.own_only", lang, user=shown_name(only_user)))
+    if not ledger.count(UsageFilter(users=(only_user,) if only_user is not None else ())):
         st.info(t("usage.empty", lang), icon=":material/query_stats:")
         st.page_link("app_pages/chat.py", label=t("usage.go_chat", lang), icon=":material/chat:")
         return False
-    flt = render_filters(ledger, lang)
+    flt = render_filters(ledger, lang, only_user)
     currency, budget = render_money_settings(usage_settings(data_dir), table, data_dir, lang)
     view = ledger.overview(flt, time_bucket(flt.start, flt.end))  # one grouped pass
     summary = view.summary
@@ -73,8 +79,10 @@ def render_usage(ledger: Ledger) -> bool:
     cost = total_in(summary.cost_by_currency, currency, table.convert)
     tokens = view.tokens_by_model
     render_budget(cost, budget, currency, lang)
-    overview, repriced, calls = st.tabs([t("usage.tab_overview", lang), t("usage.tab_reprice", lang),
-                                        t("usage.tab_calls", lang)])
+    users = admin and any(ledger.distinct_values().get("users", []))  # calls of signed-in users
+    names = [t("usage.tab_overview", lang), t("usage.tab_reprice", lang), t("usage.tab_calls", lang)]
+    names += [t("access.usage.tab_users", lang)] if users else []
+    overview, repriced, calls, *by_user = st.tabs(names)
     with overview:
         render_metrics(summary, cost, currency, lang)
         missing = unpriced_models(tokens, table)
@@ -85,6 +93,9 @@ def render_usage(ledger: Ledger) -> bool:
         render_repricing(tokens, table, currency, lang)
     with calls:
         render_calls(ledger, flt, summary.calls, lang)
+    for tab in by_user:
+        with tab:
+            render_by_user(ledger, flt, table, currency, lang)
     return True
 
 
@@ -101,5 +112,5 @@ if ledger is not None:
 
 st.divider()
 with st.expander(t("usage.tab_prices", lang), expanded=not recorded):
-    render_prices(table, data_dir, ledger, lang)
+    render_prices(table, data_dir, ledger if admin else None, lang)  # re-pricing everyone's calls: admins
     render_recording(lang)

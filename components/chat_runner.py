@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from components.backend_picker import Selection, load_settings
+from components.identity import call_user, limit_refusal
 from components.saved_conversation import autosave
 from components.state import durable
 from core.answer_stats import stats_line
@@ -73,6 +74,10 @@ def run_answer(conv: Conversation, sel: Selection, values: dict[str, Any], strea
     """
     set_error(None)
     st.session_state[ASKED_KEY] = _settings(sel, values)
+    refusal = limit_refusal(sel.key_source)  # over a per-user limit: nothing sent, the message kept
+    if refusal is not None:
+        set_error(refusal)
+        return
     try:
         request = sel.backend.prepare(sel.endpoint, sel.model_id, conv.to_api(), values, stream)
         answer = sel.backend.open_stream(request, sel.endpoint, sel.connection,
@@ -122,7 +127,7 @@ def _usage_recorder(sel: Selection, request: ChatRequest) -> Callable[[ChatRecor
     context = CallContext(session_id=durable(SESSION_ID_KEY, lambda: uuid.uuid4().hex), page="chat",
                           backend=sel.backend.id, endpoint=sel.endpoint.id,
                           base_url=sel.connection.base_url,
-                          store_text=st.session_state.get(STORE_TEXT_KEY) is True)
+                          store_text=st.session_state.get(STORE_TEXT_KEY) is True, user_id=call_user())
     return recorder(ledger, context, request, price,
                     on_failure=lambda reason: st.session_state.__setitem__(LEDGER_ERROR_KEY, reason))
 

@@ -7,17 +7,22 @@ import json
 import streamlit as st
 
 from components.backend_picker import picker_state, restore_picker
+from components.identity import current_user_id
+from components.language import current_language
 from core.config import Settings
 from core.conversation_store import ConversationStore, new_conversation_id, valid_id
+from core.i18n import t
 from core.messages import Conversation
 
 CONV_KEY = "chat.conversation"
 CONV_ID_KEY = "chat.conversation_id"
 SAVED_KEY = "chat.saved_snapshot"  # what is on disk, to skip writing an unchanged conversation
+NOT_YOURS_KEY = "chat.not_yours"  # the URL named a conversation this user may not open
 
 
 def _store() -> ConversationStore:
-    return ConversationStore(Settings.load().data_dir)
+    """The signed-in user's conversations (everyone's, without sign-in)."""
+    return ConversationStore(Settings.load().data_dir, owner=current_user_id())
 
 
 def restore_session() -> None:
@@ -28,8 +33,11 @@ def restore_session() -> None:
     if CONV_KEY in st.session_state:
         return
     cid = st.query_params.get("c")
-    saved = _store().load_with_settings(cid) if valid_id(cid) else None
+    store = _store()
+    saved = store.load_with_settings(cid) if valid_id(cid) else None
     if saved is None:
+        if store.held_elsewhere(cid):
+            st.session_state[NOT_YOURS_KEY] = True
         cid, conv = new_conversation_id(), Conversation()
     else:
         conv, settings = saved
@@ -45,6 +53,8 @@ def open_conversation() -> Conversation:
     restore_session()
     if st.query_params.get("c") != st.session_state[CONV_ID_KEY]:
         st.query_params["c"] = st.session_state[CONV_ID_KEY]
+    if st.session_state.pop(NOT_YOURS_KEY, None):
+        st.warning(t("access.conversation_not_found", current_language()), icon=":material/lock:")
     return st.session_state[CONV_KEY]
 
 

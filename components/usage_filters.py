@@ -1,4 +1,4 @@
-"""Usage page controls: date range, backend / model / page filters, display currency and budget."""
+"""Usage page controls: date range, backend / model / page / user filters, display currency and budget."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from core.pricing import CURRENCIES, PriceTable
 from core.usage_ledger import Ledger, UsageFilter
 from core.usage_view import DEFAULT_PRESET, PRESETS, day_bounds, preset_range
 
-FILTERS_KEY = "usage.filters"  # durable: preset, date range, backends, models, pages
+FILTERS_KEY = "usage.filters"  # durable: preset, date range, backends, models, pages, users
 SETTINGS_KEY = "usage.settings"  # durable and saved: display currency, budget (amount, currency)
 SAVED_KEY = "usage.settings_saved"  # the settings as last read or written, to save only changes
 SETTINGS_FILE = "usage_settings.json"
@@ -69,7 +69,7 @@ def _filters() -> dict[str, Any]:
     today = date.today()
     return durable(FILTERS_KEY, lambda: {"preset": DEFAULT_PRESET,
                                          "range": preset_range(DEFAULT_PRESET, today),
-                                         "backends": [], "models": [], "pages": []})
+                                         "backends": [], "models": [], "pages": [], "users": []})
 
 
 def _first_day(ledger: Ledger) -> date | None:
@@ -101,9 +101,16 @@ def page_label(page: str, lang: str) -> str:
     return t(f"nav.{page}", lang) if has(f"nav.{page}") else page
 
 
-def render_filters(ledger: Ledger, lang: str) -> UsageFilter:
-    """Draw the filter bar and return the ledger filter it describes."""
+def user_label(user: str, lang: str) -> str:
+    return user or t("access.usage.user_none", lang)
+
+
+def render_filters(ledger: Ledger, lang: str, only_user: str | None = None) -> UsageFilter:
+    """Draw the filter bar and return the ledger filter it describes. `only_user`: the one user
+    whose calls may be shown (a signed-in non-admin), with no user filter drawn; None: anyone's,
+    with a user filter once the ledger has calls of signed-in users."""
     store = _filters()
+    store.setdefault("users", [])
     today = date.today()
 
     def pick_preset() -> None:
@@ -125,7 +132,9 @@ def render_filters(ledger: Ledger, lang: str) -> UsageFilter:
         picked = _date_range(store, lang, typed_range, today)
     values = ledger.distinct_values()
     anything = t("usage.filter.any", lang)
-    cols = st.columns(3)
+    users = sorted(values.get("users", []))
+    by_user = only_user is None and any(users)
+    cols = st.columns(4 if by_user else 3)
     with cols[0]:
         _multiselect(t("usage.filter.backend", lang), store, "backends", "widget.usage.backends",
                      sorted(values.get("backends", [])), lambda b: backend_label(b, lang), anything)
@@ -135,9 +144,14 @@ def render_filters(ledger: Ledger, lang: str) -> UsageFilter:
     with cols[2]:
         _multiselect(t("usage.filter.page", lang), store, "pages", "widget.usage.pages",
                      sorted(values.get("pages", [])), lambda p: page_label(p, lang), anything)
+    if by_user:
+        with cols[3]:
+            _multiselect(t("access.usage.user", lang), store, "users", "widget.usage.users", users,
+                         lambda u: user_label(u, lang), anything)
+    chosen = (only_user,) if only_user is not None else tuple(store["users"]) if by_user else ()
     start, end = (None, None) if store["preset"] == "all" else day_bounds(*picked)
     return UsageFilter(start=start, end=end, backends=tuple(store["backends"]),
-                       models=tuple(store["models"]), pages=tuple(store["pages"]))
+                       models=tuple(store["models"]), pages=tuple(store["pages"]), users=chosen)
 
 
 def _date_range(store: dict[str, Any], lang: str, changed: Callable[[], None],

@@ -1,4 +1,5 @@
-"""Usage page sections: headline metrics and budget, charts, re-pricing, prices and recording."""
+"""Usage page sections: headline metrics and budget, charts, re-pricing, usage by user, prices and
+recording."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from core.usage_view import (
     percent,
     repricing_rows,
     time_bucket,
+    total_in,
 )
 
 STORE_TEXT_KEY = "usage.store_text"  # read by the chat when it records a call
@@ -120,6 +122,20 @@ def render_repricing(tokens: list[dict[str, Any]], table: PriceTable, currency: 
     rows = repricing_rows(reprice(tokens, store["targets"], table, currency), currency, table.convert)
     st.plotly_chart(usage_charts.repricing(rows, currency, lang), key="usage.chart.reprice")
     render_repricing_table(rows, currency, lang)
+
+
+def render_by_user(ledger: Ledger, flt: UsageFilter, table: PriceTable, currency: str, lang: str) -> None:
+    """Each user's calls, tokens and cost under the filters (admins), most calls first."""
+    none = t("access.usage.user_none", lang)
+    cost = t("access.usage.cost", lang, currency=currency)
+    rows = [{t("access.usage.user", lang): u.user_id or none, t("access.usage.calls", lang): u.calls,
+             t("access.usage.prompt", lang): u.prompt_tokens,
+             t("access.usage.completion", lang): u.completion_tokens,
+             t("access.usage.total", lang): u.total_tokens,
+             cost: round(total_in(u.cost_by_currency, currency, table.convert), 6)}
+            for u in ledger.by_user(flt)]
+    st.dataframe(rows, hide_index=True, key="usage.by_user")
+    st.caption(t("access.usage.users_caption", lang, currency=currency))
 
 
 def render_prices(table: PriceTable, data_dir: Path, ledger: Ledger | None, lang: str) -> PriceTable:

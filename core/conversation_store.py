@@ -1,7 +1,13 @@
-"""The open conversation saved on disk, so a browser refresh or a restart loses nothing."""
+"""The open conversation saved on disk, so a browser refresh or a restart loses nothing.
+
+In a team deployment every conversation has an owner: a signed-in user's conversations live in a
+folder of their own (`conversations/users/<hash of the user id>/`) and name the owner inside, so
+another user's ?c=<id> finds nothing. Without sign-in (owner "") they are in `conversations/`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,11 +30,22 @@ def valid_id(conversation_id: str | None) -> bool:
     return bool(conversation_id and _ID.match(conversation_id))
 
 
-class ConversationStore:
-    """One JSON file per conversation under `<data_dir>/conversations/`. No API keys in it."""
+USERS_DIR = "users"
 
-    def __init__(self, data_dir: Path) -> None:
-        self.root = Path(data_dir) / "conversations"
+
+def owner_folder(owner: str) -> str:
+    """The folder name of a user's conversations: a hash, so no user id can name a path."""
+    return hashlib.sha256(owner.encode("utf-8")).hexdigest()[:32]
+
+
+class ConversationStore:
+    """One JSON file per conversation under `<data_dir>/conversations/` (or the owner's folder in
+    it). No API keys in it."""
+
+    def __init__(self, data_dir: Path, owner: str = "") -> None:
+        self.base = Path(data_dir) / "conversations"
+        self.owner = owner
+        self.root = self.base / USERS_DIR / owner_folder(owner) if owner else self.base
 
     def _path(self, conversation_id: str) -> Path:
         if not valid_id(conversation_id):
@@ -46,6 +63,8 @@ class ConversationStore:
             return None
         try:
             data = json.loads(self._path(conversation_id).read_text(encoding="utf-8"))
+            if str(data.get("owner") or "") != self.owner:
+                return None  # not this user's, whatever folder it was found in
             settings = data.get("settings")
             return Conversation.from_dict(data), settings if isinstance(settings, dict) else {}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -61,6 +80,8 @@ class ConversationStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             data = conv.to_dict() | ({"settings": settings} if settings is not None else {})
+            if self.owner:
+                data["owner"] = self.owner
             payload = json.dumps(data, ensure_ascii=False, indent=1)
             fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -69,6 +90,17 @@ class ConversationStore:
             return True
         except (OSError, TypeError, ValueError):
             return False
+
+    def held_elsewhere(self, conversation_id: str | None) -> bool:
+        """True when a conversation with this id exists but is not this owner's (so the page can say
+        "not found, or not yours" instead of silently starting afresh). Another's file is never read."""
+        if not valid_id(conversation_id):
+            return False
+        name = f"{conversation_id}.json"
+        places = [self.base / name, *(self.base / USERS_DIR).glob(f"*/{name}")]
+        mine = self._path(conversation_id)
+        return any(path != mine and path.is_file() for path in places) or (
+            mine.is_file() and self.load(conversation_id) is None)
 
     def delete(self, conversation_id: str) -> None:
         try:

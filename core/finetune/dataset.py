@@ -5,6 +5,11 @@ It is kept as the JSON value it is, even when it is not well-formed, so that an 
 with a mistake can be fixed in the editor instead of being dropped. Each dataset is a folder
 named by an id we make (never by its name, which may be Chinese or anything else):
 `meta.json` (name, dates, count, page settings) and `examples.jsonl` (one record per line).
+
+In a team deployment a dataset has an owner (the signed-in user who made it) and may be shared
+with the team. A store opened for a viewer lists and opens only what that viewer may see: their
+own, the shared ones, and those made before sign-in existed (no owner: the whole team's). Only the
+owner renames, deletes or (un)shares one. A store without a viewer (no sign-in) sees everything.
 """
 
 from __future__ import annotations
@@ -147,6 +152,8 @@ class DatasetInfo:
     count: int
     created_at: str
     updated_at: str
+    owner: str = ""  # "" when made without sign-in
+    shared: bool = False
 
 
 @dataclass
@@ -159,9 +166,12 @@ class Dataset:
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
     settings: dict[str, Any] = field(default_factory=dict)
+    owner: str = ""  # the user who made it; "" without sign-in
+    shared: bool = False  # shared with the team
 
     def info(self) -> DatasetInfo:
-        return DatasetInfo(self.id, self.name, len(self.examples), self.created_at, self.updated_at)
+        return DatasetInfo(self.id, self.name, len(self.examples), self.created_at, self.updated_at,
+                           self.owner, self.shared)
 
     def index_of(self, example_id: str) -> int:
         for i, example in enumerate(self.examples):
@@ -193,6 +203,12 @@ def clean_name(name: str | None) -> str:
     return text
 
 
+def _ownership(meta: dict[str, Any]) -> tuple[str, bool]:
+    """(owner, shared) from a dataset's meta data; one from before owners has neither."""
+    owner = meta.get("owner")
+    return (owner if isinstance(owner, str) else ""), meta.get("shared") is True
+
+
 def atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -204,11 +220,29 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-class DatasetStore:
-    """The datasets of one data directory. Every write replaces whole files atomically."""
+def _meta(dataset: Dataset) -> str:
+    meta = {"name": dataset.name, "created_at": dataset.created_at, "updated_at": dataset.updated_at,
+            "count": len(dataset.examples), "settings": dataset.settings, "owner": dataset.owner,
+            "shared": dataset.shared}
+    return json.dumps(meta, ensure_ascii=False, indent=1) + "\n"
 
-    def __init__(self, data_dir: Path) -> None:
+
+class DatasetStore:
+    """The datasets of one data directory. Every write replaces whole files atomically.
+
+    `viewer`: the signed-in user the store is opened for (None without sign-in: sees everything).
+    """
+
+    def __init__(self, data_dir: Path, viewer: str | None = None) -> None:
         self.root = Path(data_dir) / DATASETS_DIR
+        self.viewer = viewer
+
+    def visible(self, owner: str, shared: bool) -> bool:
+        return self.viewer is None or not owner or owner == self.viewer or shared
+
+    def can_manage(self, owner: str) -> bool:
+        """Rename, delete, share: the owner's (anyone's for a dataset without an owner)."""
+        return self.viewer is None or not owner or owner == self.viewer
 
     def _folder(self, dataset_id: str) -> Path:
         if not valid_dataset_id(dataset_id):
@@ -225,10 +259,10 @@ class DatasetStore:
             if not valid_dataset_id(folder.name):
                 continue
             meta = self._read_meta(folder.name)
-            if meta is not None:
+            if meta is not None and self.visible(*_ownership(meta)):
                 found.append(DatasetInfo(folder.name, str(meta.get("name") or folder.name),
                                          int(meta.get("count") or 0), str(meta.get("created_at") or ""),
-                                         str(meta.get("updated_at") or "")))
+                                         str(meta.get("updated_at") or ""), *_ownership(meta)))
         return sorted(found, key=lambda d: (d.updated_at, d.name), reverse=True)
 
     def names(self) -> set[str]:
@@ -247,7 +281,7 @@ class DatasetStore:
         if not valid_dataset_id(dataset_id):
             return None
         meta = self._read_meta(dataset_id)
-        if meta is None:
+        if meta is None or not self.visible(*_ownership(meta)):
             return None
         examples: list[Example] = []
         path = self._folder(dataset_id) / EXAMPLES_FILE
@@ -264,7 +298,8 @@ class DatasetStore:
         return Dataset(name=str(meta.get("name") or dataset_id), examples=examples, id=dataset_id,
                        created_at=str(meta.get("created_at") or ""),
                        updated_at=str(meta.get("updated_at") or ""),
-                       settings=settings if isinstance(settings, dict) else {})
+                       settings=settings if isinstance(settings, dict) else {}, owner=_ownership(meta)[0],
+                       shared=_ownership(meta)[1])
 
     def save(self, dataset: Dataset) -> None:
         """Write the examples, then the meta data, each atomically. Raises OSError."""
@@ -273,9 +308,7 @@ class DatasetStore:
         dataset.updated_at = _now()
         lines = "".join(example.to_line() + "\n" for example in dataset.examples)
         atomic_write(folder / EXAMPLES_FILE, lines)
-        meta = {"name": dataset.name, "created_at": dataset.created_at, "updated_at": dataset.updated_at,
-                "count": len(dataset.examples), "settings": dataset.settings}
-        atomic_write(folder / META_FILE, json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
+        atomic_write(folder / META_FILE, _meta(dataset))
 
     def save_settings(self, dataset: Dataset) -> None:
         """Write only the meta data (a changed setting must not rewrite a large examples file)."""
@@ -283,9 +316,7 @@ class DatasetStore:
         if not (folder / EXAMPLES_FILE).exists():
             self.save(dataset)
             return
-        meta = {"name": dataset.name, "created_at": dataset.created_at, "updated_at": dataset.updated_at,
-                "count": len(dataset.examples), "settings": dataset.settings}
-        atomic_write(folder / META_FILE, json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
+        atomic_write(folder / META_FILE, _meta(dataset))
 
     # ---- create, rename, duplicate, delete ----------------------------------------------------
     def _unique(self, name: str, except_id: str | None = None) -> str:
@@ -296,12 +327,12 @@ class DatasetStore:
         return name
 
     def create(self, name: str, examples: Iterable[Example] = ()) -> Dataset:
-        dataset = Dataset(name=self._unique(name), examples=list(examples))
+        dataset = Dataset(name=self._unique(name), examples=list(examples), owner=self.viewer or "")
         self.save(dataset)
         return dataset
 
     def rename(self, dataset_id: str, name: str) -> Dataset:
-        dataset = self._require(dataset_id)
+        dataset = self._require(dataset_id, manage=True)
         dataset.name = self._unique(name, except_id=dataset_id)
         self.save_settings(dataset)
         return dataset
@@ -309,12 +340,23 @@ class DatasetStore:
     def duplicate(self, dataset_id: str, name: str) -> Dataset:
         source = self._require(dataset_id)
         copy = Dataset(name=self._unique(name), settings=json.loads(json.dumps(source.settings)),
-                       examples=[Example(json.loads(e.to_line())) for e in source.examples])
+                       examples=[Example(json.loads(e.to_line())) for e in source.examples],
+                       owner=self.viewer or "")  # a copy is the copier's own, not shared
         self.save(copy)
         return copy
 
+    def set_shared(self, dataset_id: str, shared: bool) -> Dataset:
+        """Share a dataset with the team, or stop sharing it (its owner only)."""
+        dataset = self._require(dataset_id, manage=True)
+        dataset.shared = bool(shared)
+        self.save_settings(dataset)
+        return dataset
+
     def delete(self, dataset_id: str) -> None:
         folder = self._folder(dataset_id)
+        meta = self._read_meta(dataset_id)
+        if meta is not None and self.viewer is not None:
+            self._check_manage(*_ownership(meta))
         for name in (EXAMPLES_FILE, META_FILE):
             (folder / name).unlink(missing_ok=True)
         for leftover in folder.glob(".*.tmp"):
@@ -324,11 +366,19 @@ class DatasetStore:
         except OSError:
             pass
 
-    def _require(self, dataset_id: str) -> Dataset:
+    def _require(self, dataset_id: str, manage: bool = False) -> Dataset:
         dataset = self.load(dataset_id)
         if dataset is None:
             raise _name_error("finetune.dataset.missing")
+        if manage:
+            self._check_manage(dataset.owner, dataset.shared)
         return dataset
+
+    def _check_manage(self, owner: str, shared: bool) -> None:
+        if not self.visible(owner, shared):
+            raise _name_error("finetune.dataset.missing")
+        if not self.can_manage(owner):
+            raise _name_error("access.dataset.not_owner", owner=owner)
 
     def copy_name(self, name: str, suffix: str) -> str:
         """A free name for a copy: 'name suffix', 'name suffix 2', ..."""

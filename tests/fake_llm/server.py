@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from . import finetune_api
+from . import embeddings_api, finetune_api
 from .protocol import SSE_ERROR_BODY, completion_obj, dumps, error_body
 from .scenarios import (
     Scenario,
@@ -128,6 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = "/" + "/".join(p for p in urlsplit(self.path).path.split("/") if p)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if finetune_api.handle(self, "POST", path, raw):  # fine-tune files and fine-tuning jobs
+            return
+        if embeddings_api.handle(self, "POST", path, raw):  # embeddings, retrieval-purpose files
             return
         try:
             data = json.loads(raw or b"{}")

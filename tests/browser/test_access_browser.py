@@ -1,0 +1,185 @@
+"""A team deployment in a real browser: no page without the password, the app with it, sign-out, and
+two people at once who each see only their own conversation (and key).
+
+The app runs as `streamlit run` on port 7046 (PLAYGROUND_ACCESS_TEST_PORT to change) with its own
+secrets file: a team password and a personal password for an admin.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from core.access import hash_password
+from core.i18n import t
+from tests.browser.conftest import APP_READY, CHROMIUM, ROOT, VIEWPORT, AppServer, _port_answers, app_env
+from tests.fake_llm import FakeLLMServer
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"{CHROMIUM} missing: install Debian chromium (apt-get install -y chromium)"),
+]
+
+PORT = int(os.environ.get("PLAYGROUND_ACCESS_TEST_PORT") or 7046)
+TEAM, ALICE = "lantern-harbor-19", "alice-only-pw-88"
+SERVER_KEY = "test.key.server-side-0042"
+
+
+def en(key: str, **values: object) -> str:
+    return t(key, "en", **values)
+
+
+def start_with_secrets(llm: FakeLLMServer, tmp: Path, port: int, secrets: str) -> AppServer:
+    """`streamlit run app.py` with this secrets file (and a server-side key in the environment)."""
+    if _port_answers(port):
+        raise RuntimeError(f"port {port} is already serving something: set PLAYGROUND_ACCESS_TEST_PORT")
+    data_dir = tmp / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secrets_path = tmp / "secrets.toml"
+    secrets_path.write_text(secrets, encoding="utf-8")
+    log_path = tmp / f"streamlit-{port}.log"
+    cmd = [str(ROOT / ".venv" / "bin" / "streamlit"), "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats",
+           "false", "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+           "--secrets.files", str(secrets_path)]
+    if not Path(cmd[0]).exists():
+        cmd[0:1] = [sys.executable, "-m", "streamlit"]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=app_env(llm, data_dir, api_key=SERVER_KEY), stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = AppServer(port=port, proc=proc, log_path=log_path, llm=llm, data_dir=data_dir)
+    try:
+        server.wait_healthy()
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="module")
+def team_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    secrets = (f'[access]\npassword_hash = "{hash_password(TEAM)}"\nadmins = ["alice"]\n\n'
+               f'[access.users]\nalice = "{hash_password(ALICE)}"\n')
+    with FakeLLMServer() as llm:
+        server = start_with_secrets(llm, tmp_path_factory.mktemp("access"), PORT, secrets)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def new_page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """new_page(server) -> a page in a fresh browser context (a new person, a new Streamlit session)."""
+    contexts = []
+
+    def _open(server: AppServer, path: str = "") -> Page:
+        context = browser.new_context(locale="en-US", viewport=VIEWPORT)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(server.url + path)
+        page.wait_for_selector(APP_READY, timeout=30_000)
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def chat_input(page: Page) -> Locator:
+    return page.get_by_test_id("stChatInputTextArea")
+
+
+def messages(page: Page) -> Locator:
+    return page.get_by_test_id("stChatMessage")
+
+
+def sign_in(page: Page, name: str, password: str) -> None:
+    page.get_by_role("textbox", name=en("access.name_any")).fill(name)
+    page.get_by_role("textbox", name=en("access.password"), exact=True).fill(password)
+    page.get_by_role("button", name=en("access.sign_in")).click()
+    page.wait_for_selector(APP_READY)
+
+
+def sign_in_ok(page: Page, name: str, password: str) -> None:
+    sign_in(page, name, password)
+    expect(chat_input(page)).to_be_visible()
+
+
+def send(page: Page, text: str) -> None:
+    box = chat_input(page)
+    box.click()
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_refused_without_the_password_granted_with_it(team_app: AppServer, new_page) -> None:
+    page = new_page(team_app)
+    expect(page.get_by_role("heading", name=en("access.title"))).to_be_visible()
+    expect(chat_input(page)).to_have_count(0)
+    expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+    sign_in(page, "carol", "lantern-harbor")
+    expect(page.get_by_text("Wrong name or password")).to_be_visible()
+    expect(chat_input(page)).to_have_count(0)
+    expect(page.get_by_role("textbox", name=en("access.password"), exact=True)).to_have_value("")
+    page.wait_for_timeout(1100)  # the 1 s the page asked for (the growing wait: tests/test_access_gate.py)
+    sign_in_ok(page, "carol", TEAM)
+    expect(chat_input(page)).to_be_visible()
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar).to_contain_text("Signed in as carol")
+    send(page, "hello from carol")
+    expect(messages(page).last).to_contain_text("Echo: hello from carol")
+    sidebar.get_by_role("button", name=en("access.sign_out")).click()
+    expect(page.get_by_role("heading", name=en("access.title"))).to_be_visible()
+    expect(page.get_by_text(en("access.signed_out"))).to_be_visible()
+    expect(chat_input(page)).to_have_count(0)
+    page.reload()
+    page.wait_for_selector(APP_READY)
+    expect(page.get_by_role("heading", name=en("access.title"))).to_be_visible()
+    expect(chat_input(page)).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("hello from carol")
+    log = team_app.log()
+    assert "access: wrong password for an unknown name" in log  # what happened, without the password
+    assert "lantern-harbor" not in log and "hello from carol" not in log
+
+
+def test_two_people_at_once_see_only_their_own_conversations(team_app: AppServer, new_page) -> None:
+    alice, bob = new_page(team_app), new_page(team_app)
+    sign_in_ok(alice, "alice", ALICE)
+    sign_in_ok(bob, "bob", TEAM)
+    send(alice, "alice: the Q3 pricing plan")
+    send(bob, "bob: lunch menu")
+    expect(messages(alice).last).to_contain_text("Echo: alice: the Q3 pricing plan")
+    expect(messages(bob).last).to_contain_text("Echo: bob: lunch menu")
+    expect(messages(alice)).to_have_count(2)
+    expect(messages(bob)).to_have_count(2)
+    expect(alice.locator("body")).not_to_contain_text("lunch menu")
+    expect(bob.locator("body")).not_to_contain_text("Q3 pricing")
+    # Alice's key typed in her tab stays in her tab.
+    alice_sidebar = alice.get_by_test_id("stSidebar")
+    key_box = alice_sidebar.get_by_role("textbox", name=en("picker.key_input_other"))
+    key_box.fill("sk-alice-own-key-7777")
+    key_box.press("Enter")
+    expect(alice_sidebar).to_contain_text("…7777")
+    expect(bob.get_by_test_id("stSidebar")).not_to_contain_text("…7777")
+    # Bob opens Alice's conversation link: not found, nothing of it shown, not even in the list.
+    cid = alice.url.split("c=")[1].split("&")[0]
+    bob.goto(f"{team_app.url}/?c={cid}")
+    bob.wait_for_selector(APP_READY)
+    sign_in_ok(bob, "bob", TEAM)
+    expect(bob.get_by_text(en("access.conversation_not_found"))).to_be_visible()
+    expect(messages(bob)).to_have_count(0)
+    bob.get_by_test_id("stSidebar").get_by_text(en("saved.title")).click()
+    expect(bob.locator("body")).not_to_contain_text("Q3 pricing")
+    # Nothing secret or typed reached the server's log.
+    log = team_app.log()
+    for secret in (TEAM, ALICE, SERVER_KEY, "sk-alice-own-key-7777", "Q3 pricing", "lunch menu"):
+        assert secret not in log, secret
