@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.backend_picker import load_settings
 from components.finetune_state import md
+from components.identity import owner_id
 from core.error_text import explain
 from core.errors import ErrorKind, PlaygroundError
 from core.finetune.dataset import DatasetStore, Example
@@ -21,7 +22,7 @@ FLASH_KEY = "chat.ft_flash"
 
 
 def _add(conv: Conversation, lang: str) -> None:
-    store = DatasetStore(load_settings().data_dir)
+    store = DatasetStore(load_settings().data_dir, viewer=owner_id())
     choice = st.session_state.get(PICK_KEY)
     example = Example.from_messages(conv.to_api())
     try:
@@ -53,7 +54,7 @@ def render_add_to_dataset(conv: Conversation, lang: str) -> None:
     flash = st.session_state.pop(FLASH_KEY, None)
     with st.popover(t("finetune.chat.add", lang), icon=":material/playlist_add:", disabled=not conv.messages,
                     help=t("finetune.chat.add_help", lang)):
-        datasets = DatasetStore(load_settings().data_dir).list_datasets()
+        datasets = DatasetStore(load_settings().data_dir, viewer=owner_id()).list_datasets()
         names = {d.id: d.name for d in datasets}
         options = [*names, NEW]
         if st.session_state.get(PICK_KEY) not in options:

@@ -18,6 +18,7 @@ import streamlit as st
 
 from components.backend_picker import load_settings
 from components.error_box import show_error
+from components.identity import owner_id
 from components.state import durable
 from core.error_text import explain
 from core.errors import ErrorKind, PlaygroundError
@@ -54,7 +55,7 @@ def data_dir() -> Path:
 
 
 def store() -> DatasetStore:
-    return DatasetStore(data_dir())
+    return DatasetStore(data_dir(), viewer=owner_id())  # the signed-in user's and shared ones
 
 
 def open_dataset(ws: Workspace, dataset_id: str | None) -> Dataset | None:

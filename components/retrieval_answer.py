@@ -17,6 +17,7 @@ import streamlit as st
 from components.backend_picker import Selection, load_settings, picker_state
 from components.chat_runner import CURSOR, LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
 from components.error_box import show_error
+from components.identity import call_user, limit_refusal
 from components.retrieval_feedback import md
 from components.sidebar import current_selection
 from components.state import durable
@@ -52,7 +53,7 @@ def _recorder(sel: Selection, request: ChatRequest) -> Callable[[ChatRecord], No
         price = None
     context = CallContext(session_id=durable(SESSION_ID_KEY, lambda: uuid.uuid4().hex), page="retrieval",
                           backend=sel.backend.id, endpoint=sel.endpoint.id, base_url=sel.connection.base_url,
-                          store_text=st.session_state.get(STORE_TEXT_KEY) is True)
+                          store_text=st.session_state.get(STORE_TEXT_KEY) is True, user_id=call_user())
     return recorder(ledger, context, request, price,
                     on_failure=lambda reason: st.session_state.__setitem__(LEDGER_ERROR_KEY, reason))
 
@@ -72,6 +73,9 @@ def stream_answer(plan: AskPlan, ledger_params: dict[str, Any], slot: Any, lang:
     also when the user stops it (then from the `finally`, before the script ends)."""
     sel, values = current_selection()
     try:
+        refusal = limit_refusal(sel.key_source)  # over a per-user limit: nothing is sent
+        if refusal is not None:
+            raise refusal
         request = sel.backend.prepare(sel.endpoint, sel.model_id, plan.messages, values,
                                       picker_state().get("stream", True))
         sent = replace(request, params={**request.params, "tools": plan.tools}) if plan.tools else request

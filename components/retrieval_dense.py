@@ -19,6 +19,7 @@ from backends.embeddings import CLOUD_MODELS, LOCAL, EmbeddingCall, EmbeddingSpe
 from backends.glm_models import ZHIPU_BASE_URL
 from components.backend_picker import load_settings, picker_state, typed_keys
 from components.chat_runner import LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
+from components.identity import call_user
 from components.retrieval_feedback import md, progress_bar, show_problem
 from components.state import durable
 from core.config import Settings
@@ -84,7 +85,7 @@ def usage_hook(spec: EmbeddingSpec, conn: Connection | None, page: str) -> Calla
     context = CallContext(session_id=durable(SESSION_ID_KEY, lambda: uuid.uuid4().hex), page=page,
                           backend=spec.provider, endpoint=spec.provider,
                           base_url=conn.base_url if conn else "",
-                          store_text=st.session_state.get(STORE_TEXT_KEY) is True)
+                          store_text=st.session_state.get(STORE_TEXT_KEY) is True, user_id=call_user())
 
     def on_call(call: EmbeddingCall) -> None:
         model = spec.model if spec.provider != LOCAL else "/".join(Path(spec.model).parts[-2:])
