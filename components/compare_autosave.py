@@ -7,8 +7,6 @@ written atomically, and only once the user has changed something.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -17,6 +15,7 @@ from components.backend_picker import load_settings
 from components.compare_state import CompareState, TargetChoice
 from components.identity import current_user_id
 from components.presets_panel import BACKEND_ENDPOINTS, apply_to_compare, compare_snapshot
+from core.atomic_file import write_text_atomic
 from core.conversation_store import USERS_DIR, new_conversation_id, owner_folder, valid_id
 from core.errors import PlaygroundError
 
@@ -64,15 +63,8 @@ def autosave_compare(state: CompareState, choices: list[TargetChoice]) -> None:
         return
     if text == saved:
         return
-    path = _path(st.session_state[ID_KEY])
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_text_atomic(_path(st.session_state[ID_KEY]), text)
         st.session_state[SAVED_KEY] = text
     except OSError:  # a disk that refuses: the page keeps working, and tries again on the next change
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+        pass

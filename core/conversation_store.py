@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
+from core.atomic_file import write_text_atomic
 from core.messages import Conversation
 
 _ID = re.compile(r"^[0-9a-f]{16,32}$")
@@ -78,15 +77,10 @@ class ConversationStore:
         """
         path = self._path(conversation_id)
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
             data = conv.to_dict() | ({"settings": settings} if settings is not None else {})
             if self.owner:
                 data["owner"] = self.owner
-            payload = json.dumps(data, ensure_ascii=False, indent=1)
-            fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(payload)
-            os.replace(tmp, path)
+            write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=1))
             return True
         except (OSError, TypeError, ValueError):
             return False

@@ -14,14 +14,14 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from numbers import Real
 from pathlib import Path
 from typing import Any
+
+from core.atomic_file import write_text_atomic
 
 CURRENCIES: tuple[str, ...] = ("CNY", "USD")
 CURRENCY_SYMBOLS = {"CNY": "¥", "USD": "$"}
@@ -369,14 +369,7 @@ def _reason(err: Exception) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text, newline="")  # the CSV text carries its own line ends
 
 
 def _file_stamp(path: Path) -> tuple[int, int] | None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from core.atomic_file import write_text_atomic
 from core.conversation_store import ConversationStore, valid_id
 from core.messages import Conversation
 
@@ -75,15 +75,7 @@ class SavedConversations:
             data, dict) else {}
 
     def _write_titles(self, titles: dict[str, str]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(titles, fh, ensure_ascii=False, indent=1)
-            os.replace(tmp, self.root / TITLES_FILE)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(self.root / TITLES_FILE, json.dumps(titles, ensure_ascii=False, indent=1))
 
     def newest(self, limit: int = 20) -> list[SavedConversation]:
         """Up to `limit` conversations with at least one message or a system prompt, newest first."""

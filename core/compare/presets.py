@@ -13,13 +13,12 @@ import binascii
 import hashlib
 import json
 import math
-import os
-import tempfile
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.atomic_file import write_text_atomic
 from core.errors import ErrorKind, PlaygroundError
 
 FORMAT = "glm-playground-preset"
@@ -240,16 +239,7 @@ class PresetStore:
 
     def save(self, preset: Preset) -> None:
         """Write atomically; raises OSError when the disk refuses."""
-        path = self._path(preset.name)
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(preset.to_json())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(self._path(preset.name), preset.to_json())
 
     def load(self, name: str) -> Preset:
         """The saved preset; VALIDATION `not_found` or the reason it can no longer be read."""

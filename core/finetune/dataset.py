@@ -15,9 +15,7 @@ owner renames, deletes or (un)shares one. A store without a viewer (no sign-in) 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.atomic_file import write_text_atomic
 from core.errors import ErrorKind, PlaygroundError
 
 DATASETS_DIR = "datasets"
@@ -210,14 +209,7 @@ def _ownership(meta: dict[str, Any]) -> tuple[str, bool]:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
 
 
 def _meta(dataset: Dataset) -> str:

@@ -6,29 +6,15 @@ A reader sees the old file or the new one, never half of either, even if the pro
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from core import atomic_file
+
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8) in one step; the folder is created if needed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Replace `path` with `text` (UTF-8) in one step, flushed to the disk; the folder is created."""
+    atomic_file.write_text_atomic(path, text, newline=None, sync=True)
 
 
 def write_json_atomic(path: Path, data: Any, indent: int | None = 1) -> None:
