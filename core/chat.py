@@ -6,6 +6,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -123,7 +124,17 @@ class ChatRecord:
 MIN_GENERATION_S = 0.25
 
 Producer = Callable[[threading.Event], Iterator["str | StreamMeta"]]
+Sink = Callable[[str], None]
 _END = object()
+_DIRECT: ContextVar[Sink | None] = ContextVar("chat_stream_direct", default=None)
+
+
+def direct_sink() -> Sink | None:
+    """While a ChatStream runs its producer: a function that hands text straight to the reader, from
+    any thread. A backend whose text comes from a thread of its own (a local model's generate) gives
+    it here rather than yielding it, so each piece crosses one thread hop instead of two. None
+    outside a ChatStream's producer."""
+    return _DIRECT.get()
 
 
 class ChatStream:
@@ -163,8 +174,13 @@ class ChatStream:
     def elapsed_s(self) -> float:
         return time.perf_counter() - self._t0 if self._t0 else 0.0
 
+    def _put_text(self, text: str) -> None:
+        if text and not self._cancel.is_set():
+            self._queue.put((time.perf_counter(), text))
+
     def _run(self) -> None:
         events: Any = None
+        _DIRECT.set(self._put_text)  # this thread's own context: seen by the producer only
         try:
             events = self._produce(self._cancel)
             for event in events:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.answer_stats import stats_line
-from core.chat import ChatRecord, ChatStream, StreamMeta, Usage
+from core.chat import ChatRecord, ChatStream, StreamMeta, Usage, direct_sink
 from core.errors import ErrorKind, PlaygroundError
 
 JOIN_S = 5.0  # generous upper bound for a thread to end; never a speed assertion
@@ -331,3 +331,57 @@ def test_elapsed_grows_after_start() -> None:
     assert stream.elapsed_s > 0.0
     stream.stop()
     assert stream.join(JOIN_S)
+
+
+# ---- the direct sink: text handed over from a thread of the producer's own -------------------------
+def test_the_direct_sink_exists_only_inside_a_streams_producer() -> None:
+    assert direct_sink() is None
+    seen: list[object] = []
+
+    def produce(cancel: threading.Event) -> Iterator[str | StreamMeta]:
+        seen.append(direct_sink())
+        yield "x"
+
+    ChatStream(produce, model="m").collect()
+    assert callable(seen[0])
+    assert direct_sink() is None  # the stream's thread set it in its own context, not the caller's
+
+
+def test_text_given_to_the_sink_from_another_thread_reaches_the_reader_in_order() -> None:
+    def produce(cancel: threading.Event) -> Iterator[str | StreamMeta]:
+        sink = direct_sink()
+        assert sink is not None
+        yield StreamMeta(request_id="first")
+        worker = threading.Thread(target=lambda: [sink(part) for part in ("Hel", "", "lo", " world")])
+        worker.start()
+        worker.join()
+        yield StreamMeta(finish_reason="stop", usage=Usage(2, 3, 5))
+
+    stream = ChatStream(produce, model="m")
+    assert "".join(stream) == "Hello world"
+    rec = stream.record
+    assert rec.outcome == "ok" and rec.text == "Hello world" and rec.request_id == "first"
+    assert rec.usage == Usage(2, 3, 5) and rec.ttft_s is not None and rec.ttft_s <= (rec.latency_s or 0)
+
+
+def test_after_a_stop_the_sink_takes_nothing_more() -> None:
+    sinks: list[object] = []
+    release = threading.Event()
+
+    def produce(cancel: threading.Event) -> Iterator[str | StreamMeta]:
+        sink = direct_sink()
+        assert sink is not None
+        sinks.append(sink)
+        sink("kept")
+        release.wait(JOIN_S)
+        sink(" dropped")
+        yield from ()
+
+    stream = ChatStream(produce, model="m")
+    first = next(delta for delta in stream.events(poll_s=0.01) if delta)
+    assert first == "kept"
+    assert stream.stop().text == "kept"
+    release.set()
+    assert stream.join(JOIN_S)
+    assert stream.text == stream.record.text == "kept"
+    assert not [event for _, event in stream._queue.queue if isinstance(event, str)]  # never queued

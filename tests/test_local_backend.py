@@ -1,5 +1,5 @@
 """The local backend on a tiny random GLM-4 through the real from_pretrained path: streaming, usage
-counted by the tokenizer, stop ends the generation thread, timeouts, nothing kept between turns."""
+counted by the tokenizer, stop ends generation, timeouts, nothing kept between turns."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import pytest
 from backends.local import LOCAL_ENDPOINT, LocalBackend, LocalConnection
 from backends.local.cache import ModelCache, gpu_memory
 from backends.local.generation import THREAD_NAME, sampling
-from core.chat import ChatRecord, ChatStream
-from core.errors import ErrorKind
+from core.chat import ChatRecord, ChatStream, StreamMeta
+from core.errors import ErrorKind, PlaygroundError
+from tests.generate_watch import watch_generate
 from tests.tiny_glm import build_native, tiny_glm_fixture  # noqa: F401 - the tiny_glm_dir fixture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,20 +84,43 @@ def test_a_glm_model_of_the_first_hf_kind_loads_natively_too(backend: LocalBacke
     assert rec.usage is not None and rec.usage.completion_tokens == 8 and rec.finish_reason == "length"
 
 
-def test_stop_ends_the_generation_thread(backend: LocalBackend, tiny_glm_dir: Path) -> None:
+def test_stop_ends_the_generation(backend: LocalBackend, tiny_glm_dir: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = backend.load(LocalConnection(base_url="local").spec(str(tiny_glm_dir)))
+    watch = watch_generate(monkeypatch, loaded.model)
     stream = open_answer(backend, tiny_glm_dir, max_new_tokens=1900)  # several seconds if not stopped
     for delta in stream.events(poll_s=0.05):
         if delta:
             break
-    assert generation_threads(), "the model should still be writing"
+    assert watch.running == 1, "the model should still be writing"
     stopped_at = time.perf_counter()
     rec = stream.stop()
     assert rec.outcome == "stopped" and rec.text
-    assert stream.join(5.0), "the reader thread kept running after Stop"
-    assert not generation_threads(), "model.generate kept running after Stop"
+    assert stream.join(5.0), "the stream's thread (where generate runs) kept running after Stop"
+    assert watch.running == 0 and not generation_threads(), "model.generate kept running after Stop"
     assert time.perf_counter() - stopped_at < 3.0
-    loaded = backend.loaded(LocalConnection(base_url="local").spec(str(tiny_glm_dir)))
-    assert loaded is not None and loaded.line.length == 0  # the model is free for the next caller
+    assert loaded.line.length == 0  # the model is free for the next caller
+
+
+def test_under_a_stream_the_text_skips_the_generator(backend: LocalBackend, tiny_glm_dir: Path) -> None:
+    """Read by a ChatStream, the text goes from generate straight to the reader (one thread hop);
+    read directly, the same answer comes through the generator."""
+    request = backend.prepare(LOCAL_ENDPOINT, str(tiny_glm_dir), MESSAGES, {**GREEDY, "max_new_tokens": 24})
+    conn = LocalConnection(base_url="local")
+    yielded: list[object] = []
+
+    def produce(cancel: threading.Event) -> Iterator[str | StreamMeta]:
+        for event in backend.events(request, LOCAL_ENDPOINT, conn, cancel):
+            yielded.append(event)
+            yield event
+
+    direct = ChatStream(produce, model=request.model).collect()
+    events = list(backend.events(request, LOCAL_ENDPOINT, conn, threading.Event()))
+    plain = "".join(e for e in events if isinstance(e, str))
+    usage = [e.usage for e in events if isinstance(e, StreamMeta) and e.usage]
+    assert direct.outcome == "ok" and direct.text == plain and plain
+    assert not [e for e in yielded if isinstance(e, str)]
+    assert direct.usage == usage[-1]
 
 
 def test_a_reader_that_goes_away_ends_the_generation_too(backend: LocalBackend, tiny_glm_dir: Path) -> None:
@@ -115,6 +140,11 @@ def test_no_token_in_time_is_a_timeout_error_and_the_thread_still_ends(backend: 
     rec = open_answer(backend, tiny_glm_dir, conn=impatient, max_new_tokens=200).collect()
     assert rec.outcome == "error" and rec.error is not None
     assert rec.error.kind is ErrorKind.TIMEOUT and "PLAYGROUND_TIMEOUT_S" in rec.error.detail
+    assert not generation_threads()
+    request = backend.prepare(LOCAL_ENDPOINT, str(tiny_glm_dir), MESSAGES, {**GREEDY, "max_new_tokens": 200})
+    with pytest.raises(PlaygroundError) as caught:  # read without a stream: the streamer's own timeout
+        list(backend.events(request, LOCAL_ENDPOINT, impatient, threading.Event()))
+    assert caught.value.kind is ErrorKind.TIMEOUT
     assert not generation_threads()
 
 

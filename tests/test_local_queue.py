@@ -10,9 +10,9 @@ import pytest
 
 from backends.local import LOCAL_ENDPOINT, LocalBackend, LocalConnection
 from backends.local.cache import LoadedModel, ModelCache
-from backends.local.generation import THREAD_NAME
 from backends.local.turn_queue import TurnQueue
 from core.chat import ChatStream, Notice
+from tests.generate_watch import watch_generate
 from tests.tiny_glm import tiny_glm_fixture  # noqa: F401 - the tiny_glm_dir fixture
 
 MESSAGES = [{"role": "user", "content": "Tell me a story about a small model."}]
@@ -36,10 +36,6 @@ def wait_for(condition, timeout_s: float = 10.0) -> None:  # type: ignore[no-unt
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.01)
-
-
-def generation_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()]
 
 
 def statuses(stream: ChatStream, seen: list[Notice | None]) -> None:
@@ -119,10 +115,11 @@ def test_a_second_session_waits_sees_its_place_then_runs(setup: tuple[LocalBacke
     assert loaded.line.length == 0
 
 
-def test_two_concurrent_answers_are_serialised(setup: tuple[LocalBackend, LoadedModel],
-                                               tiny_glm_dir: Path) -> None:
-    """Two sessions ask at once: never two generate() threads, the second is told it waits."""
+def test_two_concurrent_answers_are_serialised(setup: tuple[LocalBackend, LoadedModel], tiny_glm_dir: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two sessions ask at once: never two generate() calls at a time, the second is told it waits."""
     backend, loaded = setup
+    watch = watch_generate(monkeypatch, loaded.model)
     a = ask(backend, tiny_glm_dir, 300)
     readers = [threading.Thread(target=a.collect, daemon=True)]
     readers[0].start()
@@ -130,14 +127,13 @@ def test_two_concurrent_answers_are_serialised(setup: tuple[LocalBackend, Loaded
     b = ask(backend, tiny_glm_dir, 20)
     readers.append(threading.Thread(target=b.collect, daemon=True))
     readers[1].start()
-    most_threads, b_statuses = 0, set()
+    b_statuses = set()
     while not (a.done and b.done):
-        most_threads = max(most_threads, len(generation_threads()))
         b_statuses.add(b.record.status)
         time.sleep(0.002)
     assert a.record.outcome == b.record.outcome == "ok"
     assert a.text and b.text
-    assert most_threads == 1  # one generation at a time
+    assert watch.calls == 2 and watch.most == 1  # one generation at a time
     assert Notice.of("local.notice.waiting", ahead=1) in b_statuses  # b was told it waits
     assert b._t0 + (b.record.ttft_s or 0) > a._t0 + (a.record.ttft_s or 0)
     assert loaded.line.length == 0

@@ -13,7 +13,7 @@ from backends.base import Backend, Connection, Endpoint, ModelInfo
 from backends.local.cache import MODELS, LoadedModel, ModelCache, Progress
 from backends.local.schema import local_schema
 from backends.local.spec import LoadSpec, LocalConnection
-from core.chat import ChatRequest, Notice, StreamMeta
+from core.chat import ChatRequest, Notice, StreamMeta, direct_sink
 from core.parameters import ParamSchema
 
 LOCAL_ENDPOINT = Endpoint("local", "endpoint.local", "local", key_required=False, family="local")
@@ -54,10 +54,10 @@ class LocalBackend(Backend):
             yield StreamMeta(notice=Notice(""))
         from backends.local.generation import answer  # torch is in memory by now
 
-        events = answer(loaded, request.messages, request.params, cancel, conn.timeout_s)
-        if request.stream:
-            yield from events
+        if request.stream:  # a ChatStream takes the text straight from generate's thread
+            yield from answer(loaded, request.messages, request.params, cancel, conn.timeout_s, direct_sink())
             return
+        events = answer(loaded, request.messages, request.params, cancel, conn.timeout_s)
         parts: list[str] = []  # streaming off: the whole answer at once, as other backends give it
         for event in events:
             if isinstance(event, str):
