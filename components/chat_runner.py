@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from components.backend_picker import Selection, load_settings
-from components.identity import call_user, limit_refusal
+from components.backend_picker import Selection
+from components.identity import limit_refusal
 from components.saved_conversation import autosave
-from components.state import durable
+from components.usage_hook import call_recorder
 from core.answer_stats import stats_line
-from core.chat import ChatRecord, ChatRequest, ChatStream
+from core.chat import ChatRecord, ChatStream
 from core.errors import PlaygroundError
 from core.i18n import t
 from core.messages import Conversation, Message, Role
@@ -23,9 +21,6 @@ EMPTY_KEY = "chat.empty_answer"  # stats of an answer that came back empty, show
 NOTICES_KEY = "chat.notices"  # what the last run said besides its answer (older turns left out, ...)
 ASKED_KEY = "chat.asked_with"  # the sidebar settings of the last run, to tell when they changed
 CURSOR = " ▌"
-SESSION_ID_KEY = "usage.session_id"  # this browser session's id in the usage ledger
-LEDGER_ERROR_KEY = "usage.ledger_error"  # LedgerUnavailable when calls cannot be recorded
-STORE_TEXT_KEY = "usage.store_text"  # True: the ledger keeps the messages (the Usage page's switch)
 
 
 def last_error() -> PlaygroundError | None:
@@ -81,7 +76,7 @@ def run_answer(conv: Conversation, sel: Selection, values: dict[str, Any], strea
     try:
         request = sel.backend.prepare(sel.endpoint, sel.model_id, conv.to_api(), values, stream)
         answer = sel.backend.open_stream(request, sel.endpoint, sel.connection,
-                                         on_finish=_usage_recorder(sel, request))
+                                         on_finish=call_recorder("chat", sel, request))
     except PlaygroundError as err:
         set_error(err)
         return
@@ -91,7 +86,7 @@ def run_answer(conv: Conversation, sel: Selection, values: dict[str, Any], strea
                   help=t("chat.stop_help", lang))
         body, status = st.empty(), st.empty()
         try:
-            _show_progress(answer, body, status, stream, lang)
+            show_progress(answer, body, status, stream, lang)
             finished = True
         finally:
             record = answer.record if answer.done else answer.stop()
@@ -103,36 +98,9 @@ def run_answer(conv: Conversation, sel: Selection, values: dict[str, Any], strea
         st.rerun()
 
 
-def _usage_recorder(sel: Selection, request: ChatRequest) -> Callable[[ChatRecord], None]:
-    """The hook that writes this call to the usage ledger. Without a ledger the chat still works:
-    the failure is kept for the Usage & cost page to show. (Imported here: SQLAlchemy is not
-    needed to draw the page, only once an answer is asked for.)"""
-    from core.usage_ledger import LedgerUnavailable, ledger_for
-    from core.usage_recording import CallContext, recorder
-
-    settings, ledger, price = load_settings(), None, None
-    try:
-        ledger = ledger_for(settings)
-        st.session_state.pop(LEDGER_ERROR_KEY, None)
-    except LedgerUnavailable as err:
-        st.session_state[LEDGER_ERROR_KEY] = err
-    except Exception:  # whatever goes wrong with the ledger, the answer is still asked for
-        pass
-    try:
-        from core.pricing import PriceTable
-
-        price = PriceTable.load_cached(settings.data_dir).cost
-    except Exception:  # no readable price table: the call is recorded without a cost
-        price = None
-    context = CallContext(session_id=durable(SESSION_ID_KEY, lambda: uuid.uuid4().hex), page="chat",
-                          backend=sel.backend.id, endpoint=sel.endpoint.id,
-                          base_url=sel.connection.base_url,
-                          store_text=st.session_state.get(STORE_TEXT_KEY) is True, user_id=call_user())
-    return recorder(ledger, context, request, price,
-                    on_failure=lambda reason: st.session_state.__setitem__(LEDGER_ERROR_KEY, reason))
-
-
-def _show_progress(answer: ChatStream, body: Any, status: Any, stream: bool, lang: str) -> None:
+def show_progress(answer: ChatStream, body: Any, status: Any, stream: bool, lang: str) -> None:
+    """Draw a streaming answer into `body` (with a cursor) and, until its first word, what it waits
+    for into `status` (for how long, or the backend's own status such as a local model's queue)."""
     for delta in answer.events(poll_s=0.1):
         if delta is None:
             if not answer.text:

@@ -7,21 +7,18 @@ it): one st.empty per column, refreshed from the targets' streams, which run in 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from components.backend_picker import load_settings
-from components.chat_runner import LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
 from components.compare_state import CompareState, Round, TargetChoice
 from components.compare_targets import md
 from components.error_box import show_error
-from components.identity import call_user, limit_refusal
-from components.state import durable
+from components.identity import limit_refusal
+from components.usage_hook import Hook, call_context, chat_recorder, open_ledger, payer_of, price_of
 from core.answer_stats import stats_line
-from core.chat import ChatRecord, ChatRequest
+from core.chat import ChatRequest
 from core.compare.runner import CompareRun, RunTarget, TargetResult
 from core.compare.translation import Translation
 from core.i18n import t
@@ -32,41 +29,14 @@ CURSOR = " ▌"
 WAITING_REDRAW_S = 0.25  # how often a column still waiting for its first word says for how long
 
 
-def price_of() -> Callable[[str, int | None, int | None], tuple[float, str] | None] | None:
-    """The price table's cost function, or None when no table can be read."""
-    try:
-        from core.pricing import PriceTable
-
-        return PriceTable.load_cached(load_settings().data_dir).cost
-    except Exception:
-        return None
-
-
-Hook = Callable[[ChatRecord], None]
-
-
 def recorder_factory(page: str = "compare") -> Callable[[RunTarget, ChatRequest], Hook]:
     """Each target's call goes to the usage ledger, as the chat's do; without a ledger it still runs."""
-    from core.usage_ledger import LedgerUnavailable, ledger_for
-    from core.usage_recording import CallContext, recorder
-
-    settings, ledger = load_settings(), None
-    try:
-        ledger = ledger_for(settings)
-    except LedgerUnavailable as err:
-        st.session_state[LEDGER_ERROR_KEY] = err
-    except Exception:
-        pass
-    price = price_of()
-    session_id = durable(SESSION_ID_KEY, lambda: uuid.uuid4().hex)
-    store_text = st.session_state.get(STORE_TEXT_KEY) is True
+    ledger, price = open_ledger(), price_of()
 
     def make(target: RunTarget, request: ChatRequest) -> Hook:
-        context = CallContext(session_id=session_id, page=page, backend=target.backend.id,
-                              endpoint=target.endpoint.id, base_url=target.connection.base_url,
-                              store_text=store_text, user_id=call_user())
-        return recorder(ledger, context, request, price,
-                        on_failure=lambda reason: st.session_state.__setitem__(LEDGER_ERROR_KEY, reason))
+        context = call_context(page, target.backend.id, target.endpoint.id, target.connection.base_url,
+                               target.paid_by)
+        return chat_recorder(ledger, context, request, price)
 
     return make
 
@@ -75,7 +45,7 @@ def run_targets(choices: list[TargetChoice], translations: list[Translation]) ->
     """The columns as the runner takes them; one over its user's limit on the server's key is
     refused before anything is sent (a key the user typed is never limited)."""
     return [RunTarget(c.label, c.backend, c.endpoint, c.model_id, c.connection, dict(tr.values),
-                      dict(tr.extra), refusal=limit_refusal(c.key_source))
+                      dict(tr.extra), refusal=limit_refusal(c.key_source), paid_by=payer_of(c.key_source))
             for c, tr in zip(choices, translations, strict=True)]
 
 

@@ -14,9 +14,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from components.compare_results import price_of, recorder_factory, run_targets
+from components.compare_results import recorder_factory, run_targets
 from components.compare_state import CompareState, TargetChoice
 from components.compare_targets import md
+from components.usage_hook import price_of
 from core.compare.runner import CompareRun
 from core.compare.translation import Translation
 from core.compare.variables import (

@@ -1,28 +1,27 @@
 """The answer to a retrieval question: streamed from the sidebar's chat backend, with a Stop button,
 recorded in the usage ledger with page "retrieval", kept (whole, stopped or cut) with its result.
 
-The streaming loop follows components/chat_runner.py: a stop (any click during the stream)
-interrupts the script, and the `finally` keeps what arrived, marked as stopped.
+The answer is drawn by components/chat_runner.py's show_progress: a stop (any click during the
+stream) interrupts the script, and the `finally` keeps what arrived, marked as stopped.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import streamlit as st
 
-from components.backend_picker import Selection, load_settings, picker_state
-from components.chat_runner import CURSOR, LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
+from components.backend_picker import Selection, picker_state
+from components.chat_runner import show_progress
 from components.error_box import show_error
-from components.identity import call_user, limit_refusal
+from components.identity import limit_refusal
 from components.retrieval_feedback import md
 from components.sidebar import current_selection
-from components.state import durable
+from components.usage_hook import call_recorder
 from core.answer_stats import stats_line
-from core.chat import ChatRecord, ChatRequest
+from core.chat import ChatRecord
 from core.errors import PlaygroundError
 from core.i18n import t
 from core.retrieval.ask import AskPlan, cited
@@ -32,30 +31,6 @@ from core.retrieval.history import error_from_dict, error_to_dict, hits_of
 def zhipu_tools_supported(sel: Selection) -> bool:
     """Zhipu's retrieval tool runs on Zhipu's own API (through either SDK)."""
     return sel.backend.id == "zhipu" or sel.endpoint.id == "zhipu_compat"
-
-
-def _recorder(sel: Selection, request: ChatRequest) -> Callable[[ChatRecord], None] | None:
-    from core.pricing import PriceTable
-    from core.usage_ledger import LedgerUnavailable, ledger_for
-    from core.usage_recording import CallContext, recorder
-
-    settings = load_settings()
-    try:
-        ledger = ledger_for(settings)
-    except LedgerUnavailable as err:
-        st.session_state[LEDGER_ERROR_KEY] = err
-        return None
-    except Exception:
-        return None
-    try:
-        price = PriceTable.load_cached(settings.data_dir).cost
-    except Exception:
-        price = None
-    context = CallContext(session_id=durable(SESSION_ID_KEY, lambda: uuid.uuid4().hex), page="retrieval",
-                          backend=sel.backend.id, endpoint=sel.endpoint.id, base_url=sel.connection.base_url,
-                          store_text=st.session_state.get(STORE_TEXT_KEY) is True, user_id=call_user())
-    return recorder(ledger, context, request, price,
-                    on_failure=lambda reason: st.session_state.__setitem__(LEDGER_ERROR_KEY, reason))
 
 
 def _answer_record(record: ChatRecord | None, sel: Selection,
@@ -80,7 +55,8 @@ def stream_answer(plan: AskPlan, ledger_params: dict[str, Any], slot: Any, lang:
                                       picker_state().get("stream", True))
         sent = replace(request, params={**request.params, "tools": plan.tools}) if plan.tools else request
         logged = replace(request, params={**request.params, **ledger_params})
-        answer = sel.backend.open_stream(sent, sel.endpoint, sel.connection, on_finish=_recorder(sel, logged))
+        answer = sel.backend.open_stream(sent, sel.endpoint, sel.connection,
+                                         on_finish=call_recorder("retrieval", sel, logged))
     except PlaygroundError as err:
         keep(_answer_record(None, sel, err))
         return
@@ -89,13 +65,7 @@ def stream_answer(plan: AskPlan, ledger_params: dict[str, Any], slot: Any, lang:
                   help=t("chat.stop_help", lang))
         body, status = st.empty(), st.empty()
         try:
-            for delta in answer.events(poll_s=0.1):
-                if delta is None:
-                    if not answer.text:
-                        status.caption(t("chat.waiting_first", lang, seconds=answer.elapsed_s))
-                    continue
-                status.empty()
-                body.markdown(answer.text + CURSOR)
+            show_progress(answer, body, status, sent.stream, lang)
         finally:
             record = answer.record if answer.done else answer.stop()
             keep(_answer_record(record, sel, None))

@@ -18,7 +18,7 @@ from backends.base import Connection
 from backends.embeddings import CLOUD_MODELS, LOCAL, EmbeddingCall, EmbeddingSpec, embed_texts
 from backends.glm_models import ZHIPU_BASE_URL
 from components.backend_picker import load_settings, picker_state, typed_keys
-from components.chat_runner import LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
+from components.usage_hook import LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
 from components.identity import call_user
 from components.retrieval_feedback import md, progress_bar, show_problem
 from components.state import durable

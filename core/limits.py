@@ -14,7 +14,9 @@ at 1,000 may not. The minute is rolling: a call counts for 60 s after it started
 resets when enough calls have left that window. A day and a month start at midnight in the
 limits' time zone (UTC unless `timezone` says otherwise).
 
-Usage is read from the usage ledger (finished calls; only priced calls have a cost).
+Usage is read from the usage ledger (finished calls; only priced calls have a cost), counting the
+calls on the server's keys only: a call on a key the user typed is recorded (paid_by "user") but
+spends no team budget.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ SECTION_KEYS = frozenset({*LIMIT_ENVS, "currency", "timezone", "users"})
 UNLIMITED = frozenset({"unlimited", "none"})
 WINDOW = timedelta(seconds=60)
 TICK = timedelta(microseconds=1)  # a call exactly 60 s old has left the window
+SERVER_KEY = ("",)  # the calls limits count: on the server's keys, not on a key the user typed
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ class UsageSource(Protocol):
 
     def count(self, f: UsageFilter) -> int: ...
 
-    def user_since(self, user_id: str, since: datetime) -> Any: ...
+    def user_since(self, user_id: str, since: datetime, payers: tuple[str, ...] = ()) -> Any: ...
 
 
 Convert = Callable[[float, str, str], float]
@@ -210,7 +213,7 @@ def _cost_in(cost_by_currency: Mapping[str, float], currency: str, convert: Conv
 def _rpm(user: str, allowed: int, ledger: UsageSource, now: datetime) -> LimitExceeded | None:
     from core.usage_schema import UsageFilter
 
-    window = UsageFilter(start=now - WINDOW + TICK, users=(user,))
+    window = UsageFilter(start=now - WINDOW + TICK, users=(user,), payers=SERVER_KEY)
     recent = ledger.rows(window, limit=allowed)
     if len(recent) < allowed:
         return None
@@ -236,13 +239,13 @@ def check(user: str, ledger: UsageSource, now: datetime, config: LimitConfig,
         if over is not None:
             found.append(replace(over, timezone=config.timezone))
     if limits.tokens_per_day:
-        used = ledger.user_since(user, day_start(now, tz)).total_tokens
+        used = ledger.user_since(user, day_start(now, tz), SERVER_KEY).total_tokens
         if used >= limits.tokens_per_day:
             found.append(LimitExceeded(TOKENS_PER_DAY, used, limits.tokens_per_day, next_day(now, tz),
                                        timezone=config.timezone))
     if limits.cost_per_month:
-        spent = _cost_in(ledger.user_since(user, month_start(now, tz)).cost_by_currency, config.currency,
-                         convert)
+        spent = _cost_in(ledger.user_since(user, month_start(now, tz), SERVER_KEY).cost_by_currency,
+                         config.currency, convert)
         if spent >= limits.cost_per_month - 1e-12:
             found.append(LimitExceeded(COST_PER_MONTH, spent, limits.cost_per_month, next_month(now, tz),
                                        config.currency, config.timezone))

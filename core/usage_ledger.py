@@ -253,10 +253,11 @@ class Ledger:
         with self._reading() as conn:
             return by_user(conn, f, self._summaries)
 
-    def user_since(self, user_id: str, since: datetime) -> UserUsage:
-        """One user's calls, tokens and cost from `since` on (what a per-user limit checks)."""
+    def user_since(self, user_id: str, since: datetime, payers: tuple[str, ...] = ()) -> UserUsage:
+        """One user's calls, tokens and cost from `since` on (what a per-user limit checks: on the
+        server's keys, payers=("",))."""
         with self._reading() as conn:
-            return user_since(conn, user_id, since, self._summaries)
+            return user_since(conn, user_id, since, self._summaries, payers)
 
     def rows(self, f: UsageFilter, limit: int = 1000, offset: int = 0) -> list[UsageRow]:
         with self._reading() as conn:

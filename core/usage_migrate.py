@@ -1,7 +1,8 @@
 """Bringing a ledger written by an earlier version up to this one, when it is opened.
 
-- `usage_calls.user_id` (who made the call, for team use) was added after the first ledgers were
-  written: it is added with '' for every existing call, and its index created.
+- `usage_calls.user_id` (who made the call, for team use) and `paid_by` (paid with the user's own
+  key, or the server's) were added after the first ledgers were written: they are added with '' for
+  every existing call (the server's key: counted by limits, as such calls were), and indexes created.
 - The daily summaries (core/usage_rollup.py) built by another version are dropped, to be created
   and rebuilt from the calls.
 
@@ -19,7 +20,8 @@ from core.usage_schema import calls
 
 log = logging.getLogger("playground.usage")
 
-ADDED_COLUMNS = {"user_id": "VARCHAR(255) NOT NULL DEFAULT ''"}
+ADDED_COLUMNS = {"user_id": "VARCHAR(255) NOT NULL DEFAULT ''",
+                 "paid_by": "VARCHAR(8) NOT NULL DEFAULT ''"}
 
 
 def migrate(engine: Engine) -> None:

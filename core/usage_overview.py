@@ -65,7 +65,7 @@ def day_where(table: Any, days: tuple[str | None, str | None], f: UsageFilter) -
     if days[1] is not None:
         out.append(table.c.day < days[1])
     for name, values in (("backend", f.backends), ("model", f.models), ("page", f.pages),
-                         ("user_id", f.users)):
+                         ("user_id", f.users), ("paid_by", f.payers)):
         if values:
             out.append(table.c[name].in_(values))
     return out

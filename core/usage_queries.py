@@ -52,6 +52,8 @@ def conditions(f: UsageFilter, wide_time: bool = False) -> list[ColumnElement[bo
         out.append(calls.c.session_id == f.session_id)
     if f.users:
         out.append(calls.c.user_id.in_(f.users))
+    if f.payers:
+        out.append(calls.c.paid_by.in_(f.payers))
     return out
 
 

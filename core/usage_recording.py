@@ -35,6 +35,7 @@ class CallContext:
     base_url: str
     store_text: bool = False
     user_id: str = ""  # the signed-in user in a team deployment; "" when the app has no sign-in
+    paid_by: str = ""  # PAID_BY_USER when the call is paid with a key the user typed
 
 
 def url_host(base_url: str | None) -> str:
@@ -106,7 +107,7 @@ def usage_row(context: CallContext, request: ChatRequest, record: ChatRecord,
         error_code=error.code if error is not None else None, cost=cost, currency=currency,
         request_id=record.request_id or (error.request_id if error is not None else None),
         messages_text=messages_text(request, record) if context.store_text else None,
-        user_id=context.user_id,
+        user_id=context.user_id, paid_by=context.paid_by,
     )
 
 

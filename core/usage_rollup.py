@@ -42,7 +42,8 @@ from sqlalchemy import (
 
 from core.usage_schema import calls, metadata
 
-ROLLUP_VERSION = "2"  # 2: per user  # bump when the tables' meaning changes: ledgers rebuild them on open
+# Bump when the tables' meaning changes: ledgers rebuild them on open. 2: per user, 3: per key owner.
+ROLLUP_VERSION = "3"
 # Upper edges (seconds) of the latency bins; the last bin is open: [500 s, ∞).
 LATENCY_EDGES: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0,
                                     10.0, 15.0, 20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0, 300.0, 500.0)
@@ -52,10 +53,10 @@ METRICS = {"latency": calls.c.latency_s, "ttft": calls.c.ttft_s}
 # Key order = the page's GROUP BY (day, model, currency, outcome, kind, code) first: read in key order,
 # a range of days groups without a sort.
 DAILY_KEYS = ("day", "model", "currency", "outcome", "error_kind", "error_code", "backend", "page",
-              "user_id")
+              "user_id", "paid_by")
 DAILY_SUMS = ("calls", "prompt_tokens", "completion_tokens", "total_tokens", "estimated_calls",
               "priced_calls", "cost", "latency_calls", "ttft_calls")
-LATENCY_KEYS = ("day", "backend", "model", "page", "user_id")
+LATENCY_KEYS = ("day", "backend", "model", "page", "user_id", "paid_by")
 
 
 def bin_column(metric: str, index: int) -> str:
@@ -76,6 +77,7 @@ daily = Table(
     Column("backend", String(64), nullable=False),
     Column("page", String(32), nullable=False),
     Column("user_id", String(255), nullable=False),
+    Column("paid_by", String(8), nullable=False),
     *(Column(name, BigInteger, nullable=False, default=0) for name in DAILY_SUMS if name != "cost"),
     Column("cost", Float, nullable=False, default=0.0),
     PrimaryKeyConstraint(*DAILY_KEYS, name="pk_usage_daily"),
@@ -90,6 +92,7 @@ latency_daily = Table(
     Column("model", String(255), nullable=False),
     Column("page", String(32), nullable=False),
     Column("user_id", String(255), nullable=False),
+    Column("paid_by", String(8), nullable=False),
     *(Column(name, Integer, nullable=False, default=0) for name in BIN_COLUMNS),
     PrimaryKeyConstraint(*LATENCY_KEYS, name="pk_usage_latency_daily"),
     sqlite_with_rowid=False,
@@ -133,7 +136,7 @@ def deltas(values: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
     bins: dict[tuple[str, ...], dict[str, Any]] = {}
     for v in values:
         key = (v["day"], v["model"], v["currency"] or "", v["outcome"], v["error_kind"] or "",
-               v["error_code"] or "", v["backend"], v["page"], v["user_id"])
+               v["error_code"] or "", v["backend"], v["page"], v["user_id"], v["paid_by"])
         row = days.get(key)
         if row is None:
             row = days[key] = dict(zip(DAILY_KEYS, key, strict=True)) | dict.fromkeys(DAILY_SUMS, 0)
@@ -150,7 +153,7 @@ def deltas(values: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
         row["ttft_calls"] += v["ttft_s"] is not None
         if v["latency_s"] is None and v["ttft_s"] is None:
             continue
-        bkey = (v["day"], v["backend"], v["model"], v["page"], v["user_id"])
+        bkey = (v["day"], v["backend"], v["model"], v["page"], v["user_id"], v["paid_by"])
         brow = bins.get(bkey)
         if brow is None:
             brow = bins[bkey] = dict(zip(LATENCY_KEYS, bkey, strict=True)) | dict.fromkeys(BIN_COLUMNS, 0)
@@ -211,7 +214,7 @@ def rebuild_daily(conn: Connection) -> None:
     conn.execute(delete(daily))
     keys = (calls.c.day, calls.c.model, _blank(calls.c.currency), calls.c.outcome,
             _blank(calls.c.error_kind), _blank(calls.c.error_code), calls.c.backend, calls.c.page,
-            calls.c.user_id)
+            calls.c.user_id, calls.c.paid_by)
     zero = literal(0)
     query = select(
         *keys, func.count(), func.coalesce(func.sum(calls.c.prompt_tokens), zero),
@@ -227,7 +230,7 @@ def rebuild_daily(conn: Connection) -> None:
 def rebuild_latency(conn: Connection) -> None:
     """usage_latency_daily anew from the calls."""
     conn.execute(delete(latency_daily))
-    keys = (calls.c.day, calls.c.backend, calls.c.model, calls.c.page, calls.c.user_id)
+    keys = (calls.c.day, calls.c.backend, calls.c.model, calls.c.page, calls.c.user_id, calls.c.paid_by)
     counts = [_count_if(in_bin(column, i)) for column in METRICS.values() for i in range(N_BINS)]
     query = (select(*keys, *counts)
              .where((calls.c.latency_s.is_not(None)) | (calls.c.ttft_s.is_not(None))).group_by(*keys))

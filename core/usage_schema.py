@@ -26,6 +26,8 @@ from sqlalchemy import (
     Text,
 )
 
+PAID_BY_USER = "user"  # UsageRow.paid_by of a call paid with the user's own typed key (not limited)
+
 # Parameter names that could carry a credential: never stored, whatever a backend puts in params.
 SECRET_PARAM_WORDS = ("api_key", "apikey", "authorization", "secret", "password", "bearer", "cookie")
 
@@ -58,6 +60,7 @@ class UsageRow:
     messages_text: str | None = None  # only when the user turned storing text on
     id: int | None = None
     user_id: str = ""  # who made the call when the app knows (signed-in team use); "" otherwise
+    paid_by: str = ""  # PAID_BY_USER when paid with a key the user typed; "" the server's (or none)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class UsageFilter:
     pages: tuple[str, ...] = ()
     session_id: str | None = None
     users: tuple[str, ...] = ()  # user ids ("" = calls made without signing in)
+    payers: tuple[str, ...] = ()  # "" = on the server's keys (what limits count), PAID_BY_USER
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ calls = Table(
     Column("request_id", String(255)),
     Column("messages_text", Text),
     Column("user_id", String(255), nullable=False, server_default=""),  # added later: see usage_migrate
+    Column("paid_by", String(8), nullable=False, server_default=""),  # added later: see usage_migrate
     Index("ix_usage_calls_ts", "ts"),
     Index("ix_usage_calls_model", "model"),
     Index("ix_usage_calls_session", "session_id"),
@@ -183,7 +188,7 @@ def to_db(row: UsageRow) -> dict[str, Any]:
         "streamed": bool(row.streamed), "outcome": row.outcome or "ok",
         "error_kind": row.error_kind, "error_code": row.error_code, "cost": _float(row.cost),
         "currency": row.currency, "request_id": row.request_id, "messages_text": row.messages_text,
-        "user_id": row.user_id or "",
+        "user_id": row.user_id or "", "paid_by": row.paid_by or "",
     }
     for name, length in _LENGTHS.items():
         if isinstance(values.get(name), str):

@@ -67,7 +67,9 @@ def by_user(conn: Connection, f: UsageFilter, summaries: bool = True) -> list[Us
     return sorted(users.values(), key=lambda u: (-u.calls, u.user_id))
 
 
-def user_since(conn: Connection, user_id: str, since: datetime, summaries: bool = True) -> UserUsage:
-    """One user's usage from `since` (aware) on: the figures a limit is checked against."""
-    found = by_user(conn, UsageFilter(start=since, users=(user_id,)), summaries)
+def user_since(conn: Connection, user_id: str, since: datetime, summaries: bool = True,
+               payers: tuple[str, ...] = ()) -> UserUsage:
+    """One user's usage from `since` (aware) on: the figures a limit is checked against (on the
+    server's keys only with payers=("",))."""
+    found = by_user(conn, UsageFilter(start=since, users=(user_id,), payers=payers), summaries)
     return found[0] if found else UserUsage(user_id)

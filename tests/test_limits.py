@@ -17,13 +17,15 @@ from core.limits import (
     COST_PER_MONTH,
     RPM,
     TOKENS_PER_DAY,
+    SERVER_KEY,
     LimitConfig,
     Limits,
     check,
     load_limits,
     message_params,
 )
-from core.usage_ledger import Ledger
+from core.usage_ledger import Ledger, UsageFilter
+from core.usage_schema import PAID_BY_USER
 from tests.test_usage_ledger import make_row
 
 NOW = datetime(2026, 11, 21, 10, 30, 0, tzinfo=UTC)
@@ -39,10 +41,10 @@ def ledger(tmp_path: Path) -> Ledger:
 
 
 def calls(ledger: Ledger, user: str, times: list[datetime], tokens: int = 150, cost: float | None = 0.0075,
-          currency: str | None = "CNY") -> None:
+          currency: str | None = "CNY", paid_by: str = "") -> None:
     assert ledger.record_many([make_row(ts=ts, user_id=user, prompt_tokens=tokens - tokens // 3,
                                         completion_tokens=tokens // 3, total_tokens=tokens, cost=cost,
-                                        currency=currency) for ts in times]) == len(times)
+                                        currency=currency, paid_by=paid_by) for ts in times]) == len(times)
 
 
 def said(params: dict, lang: str) -> str:
@@ -114,6 +116,25 @@ def test_requests_per_minute_edge(ledger: Ledger) -> None:
     assert check("ann", ledger, over.resets_at - timedelta(microseconds=1), cfg) is not None
     assert check("ann", ledger, over.resets_at, cfg) is None  # exactly then, one more may go
     assert check("bob", ledger, NOW, cfg) is None  # each user has their own minute
+
+
+def test_calls_on_the_users_own_key_count_toward_no_limit(ledger: Ledger) -> None:
+    """Recorded, but the team's budget is untouched: requests, tokens and cost on a typed key."""
+    cfg = config(requests_per_minute=2, tokens_per_day=1000, cost_per_month=1.0)
+    calls(ledger, "ann", [NOW - 30 * S, NOW - 20 * S, NOW - 10 * S], tokens=5000, cost=9.0,
+          paid_by=PAID_BY_USER)
+    assert check("ann", ledger, NOW, cfg) is None
+    assert ledger.count(UsageFilter(users=("ann",))) == 3  # still in the ledger, for the usage page
+    calls(ledger, "ann", [NOW - 5 * S, NOW - 4 * S], tokens=10, cost=0.01)  # on the server's key
+    over = check("ann", ledger, NOW, cfg)
+    assert over is not None and (over.limit, over.used) == (RPM, 2)
+    later = NOW + timedelta(minutes=5)
+    calls(ledger, "ann", [later - timedelta(minutes=1)], tokens=980, cost=0.01)
+    over = check("ann", ledger, later, cfg)
+    assert over is not None and (over.limit, over.used) == (TOKENS_PER_DAY, 1000)  # 10 + 10 + 980
+    summed = ledger.user_since("ann", NOW - timedelta(hours=1), SERVER_KEY)
+    assert summed.calls == 3 and summed.total_tokens == 1000
+    assert ledger.user_since("ann", NOW - timedelta(hours=1)).calls == 6
 
 
 def test_a_call_exactly_a_minute_old_has_left_the_window(ledger: Ledger) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from core.config import Settings
 from core.usage_ledger import Ledger, UsageFilter, clear_ledger_cache
+from core.usage_schema import PAID_BY_USER
 from tests.apptest_helpers import en, errors, send, stored
 from tests.test_access_gate import HASHES, TEAM, make, run, serves_app, sign_in
 from tests.test_usage_ledger import make_row
@@ -65,7 +66,7 @@ def test_a_typed_key_is_not_limited_but_still_recorded(zhipu_env: Any) -> None:
     at.button(key="chat.run").click().run()
     assert not errors(at) and stored(at)[-1] == ("assistant", "Echo: refused")
     assert zhipu_env.requests[-1]["headers"].get("authorization", "").endswith("my-own-key-12345678")
-    assert [r.user_id for r in ledger_rows()] == ["dora", "dora"]
+    assert [(r.user_id, r.paid_by) for r in ledger_rows()] == [("dora", PAID_BY_USER), ("dora", "")]  # newest first
 
 
 def test_the_tokens_of_the_day_are_the_users_own(zhipu_env: Any) -> None:

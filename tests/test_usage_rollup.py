@@ -42,7 +42,8 @@ def random_rows(n: int, seed: int = 3, days: int = 20) -> list[UsageRow]:
             tokens_estimated=rnd.random() < 0.1, latency_s=latency,
             ttft_s=None if latency is None or kind else round(latency * rnd.random(), 4),
             outcome=outcome, error_kind=kind, error_code=code,
-            cost=None if currency is None else rnd.uniform(0, 0.02), currency=currency))
+            cost=None if currency is None else rnd.uniform(0, 0.02), currency=currency,
+            paid_by=rnd.choice(("", "", "user"))))
     return rows
 
 
@@ -69,6 +70,8 @@ FILTERS = [
     UsageFilter(start=T0 + timedelta(days=4), models=("glm-4-plus", "glm-4-flash"), pages=("chat",)),
     UsageFilter(pages=("retrieval",), end=T0 + timedelta(days=12, minutes=1)),
     UsageFilter(session_id="b", start=T0 + timedelta(days=2)),
+    UsageFilter(start=T0 + timedelta(days=1, hours=6), end=T0 + timedelta(days=9), payers=("",)),
+    UsageFilter(payers=("user",), models=("glm-4-plus",)),
     UsageFilter(start=T0 + timedelta(days=40)),  # nothing in range
 ]
 
@@ -252,6 +255,6 @@ def test_summary_sql_compiles_for_postgresql() -> None:
     overview(conn, flt)
     latency_histogram(conn, flt)
     sql = "\n".join(conn.sql)
-    keys = "day, model, currency, outcome, error_kind, error_code, backend, page, user_id"
+    keys = "day, model, currency, outcome, error_kind, error_code, backend, page, user_id, paid_by"
     assert f"ON CONFLICT ({keys}) DO UPDATE" in sql
     assert "usage_latency_daily" in sql and "likely(" not in sql

@@ -1,8 +1,10 @@
-"""The ledger per user (team deployments) and the upgrade of a ledger written before users."""
+"""The ledger per user (team deployments), calls on a user's own key, and the upgrade of ledgers
+written before users or before paid_by."""
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,8 +12,10 @@ import pytest
 
 from core import usage_rollup as r
 from core.chat import ChatRecord, ChatRequest
+from core.limits import SERVER_KEY
 from core.usage_ledger import Ledger, UsageFilter
 from core.usage_recording import CallContext, usage_row
+from core.usage_schema import PAID_BY_USER
 from tests.test_usage_ledger import _own_ledger_env, make_row  # noqa: F401 - fixture
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -82,13 +86,14 @@ def test_a_ledger_from_before_users_is_upgraded_when_opened(tmp_path: Path) -> N
     with sqlite3.connect(path) as db:  # as the first version wrote it: no user column, v1 summaries
         db.execute("DROP INDEX ix_usage_calls_user_ts")
         db.execute("ALTER TABLE usage_calls DROP COLUMN user_id")
+        db.execute("ALTER TABLE usage_calls DROP COLUMN paid_by")
         db.execute("DROP TABLE usage_daily")
         db.execute("CREATE TABLE usage_daily (day VARCHAR(10), model VARCHAR(255), calls INTEGER)")
         db.execute("INSERT INTO usage_daily VALUES ('2026-11-01', 'glm-4-plus', 999)")
         db.execute("UPDATE usage_meta SET value = '1'")
     upgraded = Ledger(f"sqlite:///{path}")
     assert upgraded.summary(UsageFilter()).calls == 5  # summaries rebuilt, not the stale 999
-    assert {row.user_id for row in upgraded.rows(UsageFilter())} == {""}
+    assert {(row.user_id, row.paid_by) for row in upgraded.rows(UsageFilter())} == {("", "")}
     assert upgraded.record(make_row(ts=T0 + 100 * H, user_id="eve"))
     assert [u.user_id for u in upgraded.by_user(UsageFilter())] == ["", "eve"]
     with sqlite3.connect(path) as db:
@@ -99,3 +104,36 @@ def test_a_ledger_from_before_users_is_upgraded_when_opened(tmp_path: Path) -> N
     again = Ledger(f"sqlite:///{path}")  # opening an up-to-date ledger changes nothing
     assert again.summary(UsageFilter()).calls == 6
     again.close()
+
+
+def test_a_ledger_from_before_paid_by_counts_its_calls_as_on_the_servers_key(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite"
+    led = Ledger(f"sqlite:///{path}")
+    assert led.record_many(_rows()) == 8
+    led.close()
+    with sqlite3.connect(path) as db:  # as version 2 wrote it: users, but no paid_by anywhere
+        db.execute("ALTER TABLE usage_calls DROP COLUMN paid_by")
+        for table in ("usage_daily", "usage_latency_daily"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("CREATE TABLE usage_daily (day VARCHAR(10), user_id VARCHAR(255), calls INTEGER)")
+        db.execute("UPDATE usage_meta SET value = '2'")
+    upgraded = Ledger(f"sqlite:///{path}")
+    assert upgraded.user_since("ann", T0, SERVER_KEY).calls == 4  # every old call: the server's key
+    assert upgraded.record(make_row(ts=T0 + 50 * H, user_id="ann", paid_by=PAID_BY_USER, total_tokens=7))
+    assert upgraded.user_since("ann", T0, SERVER_KEY).calls == 4
+    assert upgraded.user_since("ann", T0).calls == 5
+    upgraded.close()
+
+
+@pytest.mark.parametrize("since_h", [0, 5, 24])  # whole days from the summaries, or partial ones
+def test_usage_on_the_servers_key_leaves_out_the_users_own_key(tmp_path: Path, since_h: int) -> None:
+    led = Ledger(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    rows = [replace(row, paid_by=PAID_BY_USER if i % 2 else "") for i, row in enumerate(_rows())]
+    assert led.record_many(rows) == 8
+    since = T0 + since_h * H
+    for payers in ((), SERVER_KEY, (PAID_BY_USER,)):
+        want = [row for row in rows if row.user_id == "ann" and row.ts >= since
+                and (not payers or row.paid_by in payers)]
+        got = led.user_since("ann", since, payers)
+        assert (got.calls, got.total_tokens) == (len(want), sum(row.total_tokens for row in want))
+    led.close()

@@ -39,6 +39,7 @@ class RunTarget:
     extra: dict[str, Any] = field(default_factory=dict)
     stream: bool = True
     refusal: PlaygroundError | None = None  # not to be sent at all (a per-user limit): this error
+    paid_by: str = ""  # who pays, for the usage ledger: "" the server's key, "user" a key the user typed
 
 
 @dataclass
