@@ -112,5 +112,5 @@ if ledger is not None:
 
 st.divider()
 with st.expander(t("usage.tab_prices", lang), expanded=not recorded):
-    render_prices(table, data_dir, ledger if admin else None, lang)  # re-pricing everyone's calls: admins
+    render_prices(table, data_dir, ledger, lang, editable=admin)  # the team's prices: admins change them
     render_recording(lang)

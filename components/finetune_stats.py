@@ -16,6 +16,7 @@ from components.finetune_state import (
     setting,
     stats,
 )
+from components.identity import is_admin
 from core.errors import PlaygroundError
 from core.finetune.dataset import Dataset
 from core.finetune.stats import DatasetStats, Spread
@@ -88,6 +89,8 @@ def _set_epochs(ws: Workspace, dataset: Dataset) -> None:
 
 
 def _save_price(ws: Workspace, model: str, lang: str) -> None:
+    if not is_admin():  # the form is only drawn for admins; a stale click changes nothing
+        return
     try:
         price = save_price(data_dir(), model, st.session_state.get(PRICE_KEY),
                            st.session_state.get(CURRENCY_KEY), st.session_state.get(SOURCE_KEY) or "")
@@ -103,6 +106,9 @@ def _save_price(ws: Workspace, model: str, lang: str) -> None:
 
 
 def _price_form(ws: Workspace, model: str, lang: str) -> None:
+    if not is_admin():  # the price table is the whole team's
+        st.caption(t("access.prices.ask_admin", lang))
+        return
     st.number_input(t("finetune.cost.price", lang), min_value=0.0, step=1.0, key=PRICE_KEY, width=220,
                     help=t("finetune.cost.price_help", lang))
     st.selectbox(t("pricing.col.currency", lang), list(CURRENCIES), key=CURRENCY_KEY, width=120)

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from components.identity import is_admin
 from components.state import bound, durable
 from core.i18n import t
 from core.pricing import (
@@ -141,6 +142,8 @@ def _write(state: dict[str, Any], table: PriceTable, data_dir: Path, message: st
 
 def _save(data_dir: Path, lang: str) -> None:
     state = st.session_state[STATE_KEY]
+    if not is_admin():  # the editor is only drawn for admins; a stale click changes nothing
+        return
     state["rows"] = _current_rows(state, lang)
     table, _ = _problems(state["rows"], state["rate"])
     if table is None:
@@ -151,6 +154,8 @@ def _save(data_dir: Path, lang: str) -> None:
 
 def _restore(data_dir: Path) -> None:
     state = st.session_state[STATE_KEY]
+    if not is_admin():
+        return
     rate = state["rate"] if rate_problem(state["rate"]) is None else state["saved"].cny_per_usd
     shipped = PriceTable.shipped()
     _write(state, PriceTable(shipped.prices, float(rate)), data_dir, "pricing.editor.restored")
@@ -165,6 +170,15 @@ def _sync(state: dict[str, Any], table: PriceTable) -> None:
         state.update(base=records, rows=[dict(r) for r in records], rate=table.cny_per_usd,
                      version=state["version"] + 1, tried=False)
     state["saved"] = table
+
+
+def render_price_view(table: PriceTable, lang: str) -> None:
+    """The prices in force, read only (a team member who is not an admin)."""
+    for notice in table.warnings:
+        st.warning(describe_notice(notice, lang), icon=":material/warning:")
+    st.dataframe(_frame(table.records()), hide_index=True, column_order=list(COLUMNS),
+                 column_config=_column_config(lang), width="stretch", key="pricing.view")
+    st.caption(t("access.prices.admin_only", lang, rate=f"{table.cny_per_usd:g}"))
 
 
 def render_price_editor(table: PriceTable, data_dir: Path, lang: str) -> PriceTable:

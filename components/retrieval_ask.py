@@ -2,7 +2,8 @@
 document, position and score; the exact messages; the answer with its sources.
 
 The ask settings (template, method, top-k, threshold, question) live in the knowledge base's
-kb.json and the last result in last_local.json: a refresh or a restart loses nothing.
+kb.json and the last result in last_local.json: a refresh or a restart loses nothing. A teammate's
+on someone else's shared knowledge base live in a folder of their own (core/retrieval/kb_access.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.identity import shown_name
 from components.retrieval_answer import render_answer, stream_answer
 from components.retrieval_dense import dense_query_for, dense_status
 from components.retrieval_feedback import md, show_problem
@@ -19,6 +21,7 @@ from components.retrieval_template import render_template_editor
 from components.state import bound, durable
 from core.errors import PlaygroundError
 from core.i18n import t
+from core.retrieval import kb_access
 from core.retrieval.ask import AskPlan, plan_ask
 from core.retrieval.history import hits_of, load_result, new_result, save_result
 from core.retrieval.knowledge_base import KnowledgeBase
@@ -36,35 +39,40 @@ def ask_settings(kb: KnowledgeBase, lang: str) -> dict[str, Any]:
     def load() -> dict[str, Any]:
         defaults = {"template": SEED_TEMPLATE_ZH if lang == "zh" else TEMPLATE_EN, "method": "bm25",
                     "top_k": 5, "threshold": 0.0, "question": "", "cloud_question": "", "knowledge_id": ""}
-        saved = kb.meta().get("ask")
-        return defaults | (saved if isinstance(saved, dict) else {})
+        return defaults | kb_access.load_ask(kb)
 
     return durable(f"retrieval.ask.{kb.id}", load)
 
 
 def persist_settings(kb: KnowledgeBase, settings: dict[str, Any]) -> None:
-    """Write the ask settings to kb.json when they changed (never raises: the page keeps them)."""
-    if kb.meta().get("ask") != settings:
-        try:
-            kb.update_meta(ask=dict(settings))
-        except OSError:
-            pass
+    """Write the ask settings when they changed (never raises: the page keeps them)."""
+    try:
+        kb_access.save_ask(kb, settings)
+    except OSError:
+        pass
 
 
 def result_for(kb: KnowledgeBase, mode: str) -> dict[str, Any] | None:
     results = st.session_state.setdefault(RESULTS_KEY, {})
     if (kb.id, mode) not in results:
-        results[(kb.id, mode)] = load_result(kb.dir, mode)
+        results[(kb.id, mode)] = load_result(kb_access.work_dir(kb), mode)
     return results[(kb.id, mode)]
 
 
 def keep_result(kb: KnowledgeBase, mode: str, result: dict[str, Any]) -> None:
     st.session_state.setdefault(RESULTS_KEY, {})[(kb.id, mode)] = result
-    save_result(kb.dir, mode, result)
+    save_result(kb_access.work_dir(kb), mode, result)
+
+
+def own_copy_note(kb: KnowledgeBase, lang: str) -> None:
+    """Tells a teammate that what they ask of someone else's knowledge base stays theirs."""
+    if not kb.can_manage:
+        st.caption(t("retrieval.access.own_copy", lang, owner=shown_name(kb.ownership()[0])))
 
 
 def render_ask(kb: KnowledgeBase, lang: str) -> None:
     settings = ask_settings(kb, lang)
+    own_copy_note(kb, lang)
     with st.expander(t("retrieval.ask.template", lang), expanded=True):
         template_ok = render_template_editor(kb.id, settings, lang)
     status = dense_status(kb)

@@ -8,8 +8,16 @@ from typing import Any
 import streamlit as st
 
 from components.backend_picker import load_settings
+from components.retrieval_access import read_only_note
 from components.retrieval_answer import render_answer, stream_answer, zhipu_tools_supported
-from components.retrieval_ask import ask_settings, keep_result, persist_settings, render_result, result_for
+from components.retrieval_ask import (
+    ask_settings,
+    keep_result,
+    own_copy_note,
+    persist_settings,
+    render_result,
+    result_for,
+)
 from components.retrieval_dense import provider_connection
 from components.retrieval_feedback import md, problem_text, show_problem
 from components.sidebar import current_selection
@@ -30,6 +38,7 @@ UPLOAD_ROUND = "retrieval.cloud_upload_round"
 def render_cloud(kb: KnowledgeBase, lang: str) -> None:
     settings = ask_settings(kb, lang)
     st.caption(t("retrieval.cloud.help", lang))
+    own_copy_note(kb, lang)
     bound(st.text_input, t("retrieval.cloud.knowledge_id", lang), settings, "knowledge_id",
           f"retrieval.knowledge_id.{kb.id}", help=t("retrieval.cloud.knowledge_id_help", lang))
     template_ok = check_template(settings.get("template", "")).ok
@@ -56,7 +65,8 @@ def render_cloud(kb: KnowledgeBase, lang: str) -> None:
             render_result(result, lang)
             render_answer(result, lang)
     st.divider()
-    _render_upload(settings, lang)
+    if not read_only_note(kb, lang, "retrieval.access.cloud_read_only"):
+        _render_upload(settings, lang)
 
 
 def _run(kb: KnowledgeBase, settings: dict[str, Any], lang: str) -> None:

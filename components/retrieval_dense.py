@@ -18,10 +18,10 @@ from backends.base import Connection
 from backends.embeddings import CLOUD_MODELS, LOCAL, EmbeddingCall, EmbeddingSpec, embed_texts
 from backends.glm_models import ZHIPU_BASE_URL
 from components.backend_picker import load_settings, picker_state, typed_keys
-from components.usage_hook import LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
-from components.identity import call_user
+from components.identity import call_user, shown_name
 from components.retrieval_feedback import md, progress_bar, show_problem
 from components.state import durable
+from components.usage_hook import LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
 from core.config import Settings
 from core.errors import PlaygroundError
 from core.i18n import t
@@ -162,18 +162,19 @@ def render_dense_settings(kb: KnowledgeBase, lang: str) -> None:
     spec = spec_of(kb)
     current = NONE if spec is None else (LOCAL if spec.provider == LOCAL else spec.key)
     widget, path_key = f"retrieval.embed_choice.{kb.id}", f"retrieval.embed_path.{kb.id}"
-    if widget not in st.session_state:
+    locked = not kb.can_manage  # a teammate sees the owner's choice; only the owner changes it
+    if widget not in st.session_state or locked:
         st.session_state[widget] = current
-    if path_key not in st.session_state:
+    if path_key not in st.session_state or locked:
         st.session_state[path_key] = spec.model if spec and spec.provider == LOCAL else bundled_model_dir()
     st.selectbox(t("retrieval.dense.model_label", lang), CHOICES, key=widget,
                  format_func=lambda c: _choice_label(c, lang), on_change=_save_choice,
-                 args=(kb, widget, path_key))
+                 args=(kb, widget, path_key), disabled=locked)
     if st.session_state[widget] == LOCAL:
         st.text_input(t("retrieval.dense.path", lang), key=path_key,
                       help=t("retrieval.dense.path_help", lang), on_change=_save_choice,
-                      args=(kb, widget, path_key))
-        if spec is None or spec.provider != LOCAL:
+                      args=(kb, widget, path_key), disabled=locked)
+        if not locked and (spec is None or spec.provider != LOCAL):
             _save_choice(kb, widget, path_key)  # the pre-filled folder counts as chosen
             spec = spec_of(kb)
     problem = st.session_state.pop(DENSE_PROBLEM, None)
@@ -186,6 +187,9 @@ def render_dense_settings(kb: KnowledgeBase, lang: str) -> None:
         where = md(QdrantStore.from_settings(load_settings()).where)
         st.success(t("retrieval.dense.ready", lang, chunks=len(snap.chunks), where=where),
                    icon=":material/check_circle:")
+        return
+    if locked:
+        st.caption(t("retrieval.access.no_vectors", lang, owner=shown_name(kb.ownership()[0])))
         return
     if not snap.empty:
         st.info(t("retrieval.dense.missing", lang), icon=":material/info:")

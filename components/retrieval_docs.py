@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.retrieval_access import read_only_note
 from components.retrieval_dense import embedding_for, render_dense_settings
 from components.retrieval_feedback import md, problem_text, progress_bar, show_problem
 from core.errors import PlaygroundError
@@ -25,7 +26,8 @@ def render_documents(kb: KnowledgeBase, lang: str) -> None:
     problem = st.session_state.pop(DOCS_PROBLEM, None)
     if problem is not None:
         show_problem(problem, lang)
-    _render_upload(kb, lang)
+    if not read_only_note(kb, lang):  # a teammate's view of a shared one: read, never change
+        _render_upload(kb, lang)
     _render_table(kb, lang)
     _render_chunk_settings(kb, lang)
     render_dense_settings(kb, lang)
@@ -100,8 +102,9 @@ def _render_table(kb: KnowledgeBase, lang: str) -> None:
     doc_id = pick_col.selectbox(t("retrieval.docs.pick", lang), list(names), format_func=names.get,
                                 key=pick_key)
     # The choice is read when the button is pressed, not when it was drawn.
-    action_col.button(t("retrieval.docs.remove", lang), key="retrieval.docs.remove", icon=":material/delete:",
-                      on_click=_remove, args=(kb, pick_key, lang))
+    if kb.can_manage:
+        action_col.button(t("retrieval.docs.remove", lang), key="retrieval.docs.remove",
+                          icon=":material/delete:", on_click=_remove, args=(kb, pick_key, lang))
     with st.expander(t("retrieval.docs.chunks_of", lang, name=md(names.get(doc_id, "")))):
         for chunk in [c for c in snap.chunks.values() if c.doc_id == doc_id][:200]:
             st.caption(t("retrieval.chunk.where", lang, position=chunk.position + 1, start=chunk.start,
@@ -129,10 +132,15 @@ def _render_chunk_settings(kb: KnowledgeBase, lang: str) -> None:
     st.session_state.setdefault(size_key, size)
     st.session_state.setdefault(overlap_key, overlap)
     left, right = st.columns(2)
+    locked = not kb.can_manage  # a teammate sees them as they are; only the owner changes them
+    if locked:
+        st.session_state[size_key], st.session_state[overlap_key] = size, overlap
     left.number_input(t("retrieval.docs.chunk_size", lang), MIN_CHUNK_SIZE, MAX_CHUNK_SIZE, step=50,
-                      key=size_key, help=t("retrieval.docs.chunk_size_help", lang))
+                      key=size_key, help=t("retrieval.docs.chunk_size_help", lang), disabled=locked)
     right.number_input(t("retrieval.docs.overlap", lang), 0, MAX_CHUNK_SIZE // 2, step=10, key=overlap_key,
-                       help=t("retrieval.docs.overlap_help", lang))
+                       help=t("retrieval.docs.overlap_help", lang), disabled=locked)
+    if locked:
+        return
     wanted = (int(st.session_state[size_key]), int(st.session_state[overlap_key]))
     if wanted != (size, overlap):
         try:

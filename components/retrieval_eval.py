@@ -1,5 +1,7 @@
 """The Evaluate tab: an editable question set saved with the knowledge base, scored per method
-as hit rate@k and MRR, with each question's rank so users see which method and chunk size work."""
+as hit rate@k and MRR, with each question's rank so users see which method and chunk size work.
+A teammate on someone else's shared knowledge base starts from its owner's set and keeps their own.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ from typing import Any
 
 import streamlit as st
 
+from components.retrieval_ask import own_copy_note
 from components.retrieval_dense import dense_query_for, dense_status
 from components.retrieval_feedback import progress_bar, show_problem
 from core.errors import PlaygroundError
 from core.i18n import t
-from core.retrieval.evaluation import EvalQuestion, evaluate, load_questions, save_questions
+from core.retrieval import kb_access
+from core.retrieval.evaluation import QUESTIONS_FILE, EvalQuestion, evaluate, load_questions, save_questions
 from core.retrieval.knowledge_base import KnowledgeBase
 from core.retrieval.search import METHODS
 from core.retrieval.storage import read_json, write_json_atomic
@@ -21,11 +25,13 @@ PROBLEM_KEY = "retrieval.eval_problem"
 
 
 def _editor_rows(kb: KnowledgeBase) -> list[dict[str, str]]:
-    return [{"question": q.question, "expected": q.expected} for q in load_questions(kb.dir)]
+    folder = kb_access.work_file(kb, QUESTIONS_FILE, fallback=True).parent
+    return [{"question": q.question, "expected": q.expected} for q in load_questions(folder)]
 
 
 def render_evaluation(kb: KnowledgeBase, lang: str) -> None:
     st.caption(t("retrieval.eval.help", lang))
+    own_copy_note(kb, lang)
     rows = _editor_rows(kb)
     edited = st.data_editor(
         rows or [{"question": "", "expected": ""}], num_rows="dynamic", width="stretch",
@@ -40,7 +46,8 @@ def render_evaluation(kb: KnowledgeBase, lang: str) -> None:
     wanted = [{"question": q.question.strip(), "expected": q.expected.strip()} for q in edited_rows
               if q.question.strip() and q.expected.strip()]
     if records is not None and wanted != rows:
-        save_questions(kb.dir, edited_rows)  # saved as typed: a refresh or restart keeps the set
+        # Saved as typed: a refresh or restart keeps the set (a teammate's, in their own folder).
+        save_questions(kb_access.work_dir(kb), edited_rows)
     st.caption(t("retrieval.eval.count", lang, count=len(wanted)))
     ready = dense_status(kb)["ready"]
     options = [m for m in METHODS if m == "bm25" or ready]
@@ -57,7 +64,7 @@ def render_evaluation(kb: KnowledgeBase, lang: str) -> None:
     if st.button(t("retrieval.eval.run", lang), key="retrieval.eval.run", type="primary",
                  icon=":material/rule:", disabled=not wanted or not methods):
         _run(kb, edited_rows, methods, k, lang)
-    _render_scores(read_json(kb.dir / LAST_EVAL), lang)
+    _render_scores(read_json(kb_access.work_dir(kb) / LAST_EVAL), lang)
 
 
 def _as_records(edited: Any) -> list[dict[str, Any]] | None:
@@ -78,7 +85,7 @@ def _run(kb: KnowledgeBase, rows: list[EvalQuestion], methods: list[str], k: int
         st.rerun()
     questions = [r.question for r in rows if r.question.strip() and r.expected.strip()]
     snap = kb.snapshot()
-    write_json_atomic(kb.dir / LAST_EVAL, {
+    write_json_atomic(kb_access.work_dir(kb) / LAST_EVAL, {
         "k": k, "questions": questions, "chunks": len(snap.chunks),
         "chunk_settings": sorted({f"{d.chunk_size} / {d.overlap}" for d in snap.documents}),
         "scores": {m: {"hit_rate": s.hit_rate, "mrr": s.mrr, "ranks": s.ranks} for m, s in scores.items()}})

@@ -9,6 +9,7 @@ import streamlit as st
 
 from components.backend_picker import load_settings
 from components.error_box import show_error
+from components.identity import owner_id
 from core.errors import PlaygroundError
 from core.i18n import t
 from core.retrieval.errors import error_key
@@ -28,7 +29,8 @@ def _shown(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def kb_store() -> KnowledgeBaseStore:
-    return KnowledgeBaseStore(load_settings().data_dir)
+    """The knowledge bases this session's user may see (all of them without sign-in)."""
+    return KnowledgeBaseStore(load_settings().data_dir, viewer=owner_id())
 
 
 def show_problem(err: PlaygroundError, lang: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.identity import owner_id, shown_name
+from components.retrieval_access import option_label, render_sharing
 from components.retrieval_feedback import kb_store, md, show_problem
 from components.state import durable
 from core.errors import PlaygroundError
@@ -14,6 +16,7 @@ from core.retrieval.knowledge_base import KnowledgeBase
 KB_KEY = "retrieval.kb_id"  # the chosen knowledge base (also ?kb= in the URL)
 PROBLEM_KEY = "retrieval.kb_problem"
 NOTICE_KEY = "retrieval.kb_notice"
+GONE_KEY = "retrieval.kb_gone"  # the chosen one was unshared (or deleted) elsewhere: say so once
 
 
 def _choose(kb_id: str | None) -> None:
@@ -70,6 +73,8 @@ def current_kb() -> KnowledgeBase | None:
     chosen = durable(KB_KEY, lambda: st.query_params.get("kb"))
     kb = store.get(chosen)
     if kb is None:
+        if chosen and owner_id() is not None:
+            st.session_state[GONE_KEY] = True  # never says whether it exists: it may be someone else's
         bases = store.list()
         kb = bases[-1] if bases else None
         _choose(kb.id if kb else None)
@@ -82,15 +87,18 @@ def render_kb_picker(lang: str) -> KnowledgeBase | None:
     """The knowledge base selector with its management actions; returns the chosen one."""
     kb = current_kb()
     bases = kb_store().list()
-    names = {b.id: b.name for b in bases}
+    names = {b.id: option_label(b, lang) for b in bases}
     if kb is not None:
         widget = "widget.retrieval.kb"
         st.session_state[widget] = kb.id
         st.selectbox(t("retrieval.kb.choose", lang), list(names), key=widget,
                      format_func=lambda i: names.get(i, i),
                      on_change=lambda: _choose(st.session_state.get(widget)))
+        render_sharing(kb, lang)  # with sign-in: the owner's switch, or whose it is
     else:
         st.info(t("retrieval.kb.none_yet", lang), icon=":material/library_add:")
+    if st.session_state.pop(GONE_KEY, False):
+        st.warning(t("retrieval.access.not_found", lang), icon=":material/lock:")
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.success(notice, icon=":material/check_circle:")
@@ -112,6 +120,9 @@ def _render_manage(kb: KnowledgeBase | None, lang: str) -> None:
         st.button(t("retrieval.kb.sample", lang), key="retrieval.kb.sample", icon=":material/science:",
                   help=t("retrieval.kb.sample_help", lang), on_click=_load_sample, args=(lang,))
     if kb is None:
+        return
+    if not kb.can_manage:
+        edit_col.caption(t("retrieval.access.owner_only", lang, owner=shown_name(kb.ownership()[0])))
         return
     with edit_col:
         rename_key = f"retrieval.kb.rename.{kb.id}"

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from components import usage_charts
-from components.price_editor import render_price_editor
+from components.price_editor import render_price_editor, render_price_view
 from components.state import bound, durable
 from components.usage_table import render_repricing_table
 from core.i18n import t
@@ -138,9 +138,14 @@ def render_by_user(ledger: Ledger, flt: UsageFilter, table: PriceTable, currency
     st.caption(t("access.usage.users_caption", lang, currency=currency))
 
 
-def render_prices(table: PriceTable, data_dir: Path, ledger: Ledger | None, lang: str) -> PriceTable:
-    """The price table editor and, with a ledger, the button that re-prices recorded calls."""
+def render_prices(table: PriceTable, data_dir: Path, ledger: Ledger | None, lang: str,
+                  editable: bool = True) -> PriceTable:
+    """The price table editor and, with a ledger, the button that re-prices recorded calls; read
+    only when not `editable` (the prices are the whole team's: with sign-in, admins change them)."""
     st.subheader(t("usage.prices_title", lang))
+    if not editable:
+        render_price_view(table, lang)
+        return table
     table = render_price_editor(table, data_dir, lang)
     if ledger is not None:
         st.button(t("usage.recompute", lang), key="usage.recompute", icon=":material/calculate:",

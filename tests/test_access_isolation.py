@@ -161,6 +161,17 @@ def test_a_non_admin_sees_only_their_own_usage(llm: Any, team_usage: None) -> No
     assert "alice" not in rendered_text(bob)
 
 
+def test_only_an_admin_changes_the_teams_prices(llm: Any, team_usage: None) -> None:
+    bob = usage(signed_in("bob"))
+    assert all(b.key not in ("pricing.save", "pricing.restore") for b in bob.button)
+    view = next(d for d in bob.dataframe if "input_per_m" in d.value.columns)  # the prices, read only
+    assert "glm-4-plus" in list(view.value["model"])
+    assert en("access.prices.admin_only", rate="7.2") in [c.value for c in bob.caption]
+    alice = usage(signed_in("alice", ALICE))
+    assert {"pricing.save", "pricing.restore"} <= {b.key for b in alice.button}
+    assert en("access.prices.admin_only", rate="7.2") not in [c.value for c in alice.caption]
+
+
 def test_an_admin_sees_everyone_by_user(llm: Any, team_usage: None) -> None:
     alice = usage(signed_in("alice", ALICE))
     assert metric(alice, "usage.metric.calls") == "4"

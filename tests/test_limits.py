@@ -16,8 +16,8 @@ from core.i18n import t
 from core.limits import (
     COST_PER_MONTH,
     RPM,
-    TOKENS_PER_DAY,
     SERVER_KEY,
+    TOKENS_PER_DAY,
     LimitConfig,
     Limits,
     check,

@@ -66,7 +66,8 @@ def test_a_typed_key_is_not_limited_but_still_recorded(zhipu_env: Any) -> None:
     at.button(key="chat.run").click().run()
     assert not errors(at) and stored(at)[-1] == ("assistant", "Echo: refused")
     assert zhipu_env.requests[-1]["headers"].get("authorization", "").endswith("my-own-key-12345678")
-    assert [(r.user_id, r.paid_by) for r in ledger_rows()] == [("dora", PAID_BY_USER), ("dora", "")]  # newest first
+    newest_first = [(r.user_id, r.paid_by) for r in ledger_rows()]
+    assert newest_first == [("dora", PAID_BY_USER), ("dora", "")]
 
 
 def test_the_tokens_of_the_day_are_the_users_own(zhipu_env: Any) -> None:

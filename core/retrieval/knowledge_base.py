@@ -4,7 +4,8 @@ Each knowledge base is a folder `<data_dir>/knowledge_bases/<id>/` named by an i
 by its name (a Chinese or any other name is only data in kb.json). The extracted text of each
 document is kept under sources/, so a rebuild with other chunk settings needs no re-upload. The
 index itself is replaced whole and atomically (core/retrieval/kb_index.py): a failed upload,
-embedding or rebuild leaves what was indexed before exactly as it was.
+embedding or rebuild leaves what was indexed before exactly as it was. Who may see and change
+one when people sign in (an owner, "shared with the team"): core/retrieval/kb_access.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.retrieval import kb_index
+from core.retrieval import kb_access, kb_index
 from core.retrieval.bm25 import BM25Index
 from core.retrieval.errors import retrieval_error
 from core.retrieval.kb_index import DocumentInfo, Snapshot, StoredChunk
@@ -83,11 +84,17 @@ def _lock_for(path: Path) -> threading.Lock:
 
 
 class KnowledgeBase:
-    """One knowledge base: its settings (kb.json), its documents' text and its current index."""
+    """One knowledge base: its settings (kb.json), its documents' text and its current index.
 
-    def __init__(self, folder: Path) -> None:
+    `viewer` is who opened it (None without sign-in); `can_manage` whether they may change it (the
+    store sets both): anyone may read one they can open, only its owner changes it.
+    """
+
+    def __init__(self, folder: Path, viewer: str | None = None, can_manage: bool = True) -> None:
         self.dir = Path(folder)
         self.id = self.dir.name
+        self.viewer = viewer
+        self.can_manage = can_manage
         self._lock = _lock_for(self.dir)
 
     # ---- settings -------------------------------------------------------------------------------
@@ -100,6 +107,7 @@ class KnowledgeBase:
 
     def update_meta(self, **changes: Any) -> dict[str, Any]:
         """Change some of kb.json's fields (name, chunk settings, embedding, ask, cloud) at once."""
+        self._check_change()
         with self._lock:
             data = self.meta() | changes
             self._write_meta(data)
@@ -109,6 +117,14 @@ class KnowledgeBase:
     def name(self) -> str:
         return str(self.meta().get("name") or self.id)
 
+    def ownership(self) -> tuple[str, bool]:
+        """(owner, shared): who made it ("" without sign-in: the whole team's), and whether it is shared."""
+        return kb_access.ownership(self.meta())
+
+    def _check_change(self) -> None:
+        if not self.can_manage:
+            raise kb_access.not_owner(self.ownership()[0])
+
     @property
     def chunk_settings(self) -> tuple[int, int]:
         meta = self.meta()
@@ -116,6 +132,7 @@ class KnowledgeBase:
 
     def set_chunk_settings(self, chunk_size: int, overlap: int) -> None:
         """Settings for the next upload and rebuild (already indexed documents keep theirs)."""
+        self._check_change()
         check_settings(chunk_size, overlap)
         self.update_meta(chunk_size=int(chunk_size), overlap=int(overlap))
 
@@ -139,6 +156,7 @@ class KnowledgeBase:
                       progress: Progress | None = None) -> list[AddedDocument]:
         """Split, index (and embed) `docs` in one atomic change. A document with the name of one
         already there replaces it. On any error nothing changes and the error is raised."""
+        self._check_change()
         progress = progress or _quiet
         with self._lock:
             snap = self.snapshot()
@@ -183,6 +201,7 @@ class KnowledgeBase:
 
     def remove_document(self, doc_id: str, embedding: Embedding | None = None) -> DocumentInfo:
         """Take one document and its chunks out of the index (atomically)."""
+        self._check_change()
         with self._lock:
             snap = self.snapshot()
             doc = snap.document(doc_id)
@@ -200,6 +219,7 @@ class KnowledgeBase:
 
     def rebuild(self, embedding: Embedding | None = None, progress: Progress | None = None) -> Snapshot:
         """Split every document again with the current chunk settings, re-index (and re-embed)."""
+        self._check_change()
         progress = progress or _quiet
         with self._lock:
             snap = self.snapshot()
@@ -232,6 +252,7 @@ class KnowledgeBase:
 
     def embed_all(self, embedding: Embedding, progress: Progress | None = None) -> Snapshot:
         """Give every chunk a vector from `embedding` (for dense and hybrid search)."""
+        self._check_change()
         progress = progress or _quiet
         with self._lock:
             snap = self.snapshot()
@@ -290,25 +311,35 @@ def _embed_chunks(chunks: list[StoredChunk], embedding: Embedding, kb_id: str, p
 
 
 class KnowledgeBaseStore:
-    """All knowledge bases under `<data_dir>/knowledge_bases/`."""
+    """All knowledge bases under `<data_dir>/knowledge_bases/` that `viewer` may see (None: every one;
+    the rules are in core/retrieval/kb_access.py)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, viewer: str | None = None) -> None:
         self.root = Path(data_dir) / ROOT_NAME
+        self.viewer = viewer
+
+    def _open(self, folder: Path) -> KnowledgeBase | None:
+        """The knowledge base in `folder` as this viewer may use it; None when it is not theirs to see."""
+        if not (folder / "kb.json").is_file():
+            return None
+        owner, shared = kb_access.ownership(KnowledgeBase(folder).meta())
+        if not kb_access.visible(self.viewer, owner, shared):
+            return None
+        return KnowledgeBase(folder, self.viewer, kb_access.can_manage(self.viewer, owner))
 
     def list(self) -> list[KnowledgeBase]:
-        """Every knowledge base, oldest first."""
+        """Every knowledge base this viewer may see, oldest first."""
         if not self.root.is_dir():
             return []
-        found = [KnowledgeBase(p) for p in self.root.iterdir()
-                 if p.is_dir() and _ID.match(p.name) and (p / "kb.json").is_file()]
+        found = [kb for p in self.root.iterdir() if _ID.match(p.name) and (kb := self._open(p)) is not None]
         return sorted(found, key=lambda kb: (str(kb.meta().get("created", "")), kb.id))
 
     def get(self, kb_id: str | None) -> KnowledgeBase | None:
-        """The knowledge base with this id; None for an unknown or malformed id (from a URL, say)."""
+        """The knowledge base with this id; None for an unknown or malformed id (from a URL, say) and
+        for one this viewer may not see (nothing of it, not even its name, reaches them)."""
         if not kb_id or not _ID.match(kb_id):
             return None
-        folder = self.root / kb_id
-        return KnowledgeBase(folder) if (folder / "kb.json").is_file() else None
+        return self._open(self.root / kb_id)
 
     def _check_name(self, name: str, except_id: str | None = None) -> str:
         name = " ".join(str(name or "").split())
@@ -327,19 +358,27 @@ class KnowledgeBaseStore:
         kb_id = new_id(16)
         folder = self.root / kb_id
         folder.mkdir(parents=True)
-        write_json_atomic(folder / "kb.json", {"id": kb_id, "name": name, "created": _now("microseconds"),
-                                               "chunk_size": int(chunk_size), "overlap": int(overlap),
-                                               "embedding": None})
-        return KnowledgeBase(folder)
+        meta: dict[str, Any] = {"id": kb_id, "name": name, "created": _now("microseconds"),
+                                "chunk_size": int(chunk_size), "overlap": int(overlap), "embedding": None}
+        if self.viewer is not None:
+            meta |= {"owner": self.viewer, "shared": False}  # private until its owner shares it
+        write_json_atomic(folder / "kb.json", meta)
+        return KnowledgeBase(folder, self.viewer)
 
     def rename(self, kb_id: str, name: str) -> KnowledgeBase:
-        kb = self._existing(kb_id)
+        kb = self._existing(kb_id, manage=True)
         kb.update_meta(name=self._check_name(name, except_id=kb_id))
+        return kb
+
+    def set_shared(self, kb_id: str, shared: bool) -> KnowledgeBase:
+        """Share a knowledge base with the team, or stop sharing it (its owner only)."""
+        kb = self._existing(kb_id, manage=True)
+        kb.update_meta(shared=bool(shared))
         return kb
 
     def delete(self, kb_id: str, sink: VectorSink | None = None) -> None:
         """Remove the knowledge base, its documents and (when a sink is given) its vectors."""
-        kb = self._existing(kb_id)
+        kb = self._existing(kb_id, manage=True)
         with kb._lock:
             if sink is not None:
                 try:
@@ -352,8 +391,10 @@ class KnowledgeBaseStore:
             kb_index.forget(kb.dir)
             shutil.rmtree(trash, ignore_errors=True)
 
-    def _existing(self, kb_id: str) -> KnowledgeBase:
+    def _existing(self, kb_id: str, manage: bool = False) -> KnowledgeBase:
         kb = self.get(kb_id)
         if kb is None:
             raise retrieval_error("retrieval.error.no_kb")
+        if manage:
+            kb._check_change()
         return kb
