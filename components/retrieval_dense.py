@@ -1,13 +1,13 @@
 """Dense search settings: which embedding model a knowledge base uses, and computing its vectors.
 
 Keys and base URLs are the sidebar's (a key typed there, else the server's variable); every
-embedding call is recorded in the usage ledger.
+embedding call is recorded in the usage ledger, and one on the server's key is refused while the
+user is over a per-user limit.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,9 @@ from backends.base import Connection
 from backends.embeddings import CLOUD_MODELS, LOCAL, EmbeddingCall, EmbeddingSpec, embed_texts
 from backends.glm_models import ZHIPU_BASE_URL
 from components.backend_picker import load_settings, picker_state, typed_keys
-from components.identity import call_user, shown_name
+from components.identity import TYPED, limit_refusal, shown_name
 from components.retrieval_feedback import md, progress_bar, show_problem
-from components.state import durable
-from components.usage_hook import LEDGER_ERROR_KEY, SESSION_ID_KEY, STORE_TEXT_KEY
+from components.usage_hook import LEDGER_ERROR_KEY, call_context, open_ledger, payer_of, price_of
 from core.config import Settings
 from core.errors import PlaygroundError
 from core.i18n import t
@@ -48,11 +47,20 @@ def spec_of(kb: KnowledgeBase) -> EmbeddingSpec | None:
     return EmbeddingSpec.from_dict(kb.meta().get("embedding"))
 
 
+def _provider_key(provider: str, settings: Settings) -> tuple[str, str | None, str | None]:
+    """(key variable, key, where it came from: TYPED or the variable) as the sidebar has them."""
+    env = "ZHIPUAI_API_KEY" if provider == "zhipu" else "OPENAI_API_KEY"
+    typed = typed_keys().get(env)
+    if typed:
+        return env, typed, TYPED
+    key = settings.get(env)
+    return env, key, env if key else None
+
+
 def provider_connection(provider: str, settings: Settings) -> Connection:
     """Zhipu's or OpenAI's key and base URL as the sidebar has them (a typed key, else the server's)."""
     urls = picker_state().get("base_url", {})
-    env = "ZHIPUAI_API_KEY" if provider == "zhipu" else "OPENAI_API_KEY"
-    key = typed_keys().get(env) or settings.get(env)
+    _, key, _ = _provider_key(provider, settings)
     if provider == "zhipu":
         url = urls.get("zhipu/zhipu") or settings.get("ZHIPUAI_BASE_URL") or ZHIPU_BASE_URL
     else:
@@ -65,27 +73,19 @@ def connection_for(spec: EmbeddingSpec, settings: Settings) -> Connection | None
     return None if spec.provider == LOCAL else provider_connection(spec.provider, settings)
 
 
-def usage_hook(spec: EmbeddingSpec, conn: Connection | None, page: str) -> Callable[[EmbeddingCall], None]:
-    """Records each embedding batch in the usage ledger (page "embeddings" or "retrieval")."""
-    from core.pricing import PriceTable
-    from core.retrieval.usage import embedding_row, record_embedding
-    from core.usage_ledger import LedgerUnavailable, ledger_for
-    from core.usage_recording import CallContext
+def key_source_for(spec: EmbeddingSpec, settings: Settings) -> str | None:
+    """Where a cloud embedding model's key comes from (TYPED: the user's own); None for a local one."""
+    return None if spec.provider == LOCAL else _provider_key(spec.provider, settings)[2]
 
-    settings = load_settings()
-    try:
-        ledger = ledger_for(settings)
-    except LedgerUnavailable as err:
-        st.session_state[LEDGER_ERROR_KEY] = err
-        ledger = None
-    try:
-        price = PriceTable.load_cached(settings.data_dir).cost
-    except Exception:
-        price = None
-    context = CallContext(session_id=durable(SESSION_ID_KEY, lambda: uuid.uuid4().hex), page=page,
-                          backend=spec.provider, endpoint=spec.provider,
-                          base_url=conn.base_url if conn else "",
-                          store_text=st.session_state.get(STORE_TEXT_KEY) is True, user_id=call_user())
+
+def usage_hook(spec: EmbeddingSpec, conn: Connection | None, page: str,
+               key_source: str | None = None) -> Callable[[EmbeddingCall], None]:
+    """Records each embedding batch in the usage ledger (page "embeddings" or "retrieval")."""
+    from core.retrieval.usage import embedding_row, record_embedding
+
+    ledger, price = open_ledger(), price_of()
+    context = call_context(page, spec.provider, spec.provider, conn.base_url if conn else "",
+                           payer_of(key_source))
 
     def on_call(call: EmbeddingCall) -> None:
         model = spec.model if spec.provider != LOCAL else "/".join(Path(spec.model).parts[-2:])
@@ -98,17 +98,32 @@ def usage_hook(spec: EmbeddingSpec, conn: Connection | None, page: str) -> Calla
     return on_call
 
 
+def _embedder(spec: EmbeddingSpec, page: str) -> Callable[[list[str]], list[list[float]]]:
+    """Vectors for texts, recorded in the ledger; on the server's key, refused (nothing sent) while
+    the user is over a per-user limit, as chat calls are."""
+    settings = load_settings()
+    conn = connection_for(spec, settings)
+    source = key_source_for(spec, settings)
+    hook = usage_hook(spec, conn, page, source)
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        if spec.provider != LOCAL:
+            refusal = limit_refusal(source)
+            if refusal is not None:
+                raise refusal
+        return embed_texts(spec, texts, conn, hook)
+
+    return embed
+
+
 def embedding_for(kb: KnowledgeBase, lang: str, page: str = "embeddings",
                   required: bool = True) -> Embedding | None:
     """How this knowledge base embeds its chunks; None when it uses BM25 only."""
     spec = spec_of(kb)
     if spec is None:
         return None
-    settings = load_settings()
-    conn = connection_for(spec, settings)
-    hook = usage_hook(spec, conn, page)
-    return Embedding(model_key=spec.key, embed=lambda texts: embed_texts(spec, texts, conn, hook),
-                     sink=QdrantStore.from_settings(settings), batch_size=spec.batch_size)
+    return Embedding(model_key=spec.key, embed=_embedder(spec, page),
+                     sink=QdrantStore.from_settings(load_settings()), batch_size=spec.batch_size)
 
 
 def dense_query_for(kb: KnowledgeBase) -> tuple[DenseQuery, Callable[[list[str]], list[list[float]]]] | None:
@@ -116,13 +131,8 @@ def dense_query_for(kb: KnowledgeBase) -> tuple[DenseQuery, Callable[[list[str]]
     spec = spec_of(kb)
     if spec is None:
         return None
-    settings = load_settings()
-    conn = connection_for(spec, settings)
-    hook = usage_hook(spec, conn, "retrieval")
-    store = QdrantStore.from_settings(settings)
-
-    def embed_many(texts: list[str]) -> list[list[float]]:
-        return embed_texts(spec, texts, conn, hook)
+    store = QdrantStore.from_settings(load_settings())
+    embed_many = _embedder(spec, "retrieval")
 
     query = DenseQuery(model_key=spec.key, embed_query=lambda q: embed_many([q])[0],
                        search=lambda vector, limit: store.search(kb.id, spec.key, vector, limit))

@@ -22,6 +22,7 @@ from core.retrieval.search import DenseQuery, retrieve
 from core.retrieval.usage import embedding_row, record_embedding
 from core.usage_ledger import Ledger, UsageFilter
 from core.usage_recording import CallContext
+from core.usage_schema import PAID_BY_USER
 from tests.fake_llm import FakeLLMServer
 from tests.fake_llm.embeddings_api import vector
 
@@ -110,7 +111,7 @@ def test_provider_errors_in_the_common_vocabulary(llm: FakeLLMServer, scenario: 
 def test_embedding_calls_are_recorded_in_the_ledger(llm: FakeLLMServer, tmp_path: Path) -> None:
     ledger = Ledger(f"sqlite:///{tmp_path / 'usage.sqlite'}")
     context = CallContext(session_id="s1", page="embeddings", backend="zhipu", endpoint="zhipu",
-                          base_url=llm.zhipu_base_url)
+                          base_url=llm.zhipu_base_url, user_id="ann", paid_by=PAID_BY_USER)
 
     def price(model: str, prompt: int | None, completion: int | None) -> tuple[float, str] | None:
         return (prompt or 0) * 0.5 / 1e6, "CNY"
@@ -130,6 +131,7 @@ def test_embedding_calls_are_recorded_in_the_ledger(llm: FakeLLMServer, tmp_path
     assert ok.cost == pytest.approx(5 * 0.5 / 1e6) and ok.currency == "CNY" and ok.params == {"texts": 2}
     assert failed.error_kind == "quota" and failed.error_code == "1113" and failed.prompt_tokens is None
     assert "test.key" not in repr(rows)
+    assert {(r.user_id, r.paid_by) for r in rows} == {("ann", PAID_BY_USER)}
     ledger.close()
 
 

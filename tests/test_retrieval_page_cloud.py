@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.retrieval import dense as dense_module
 from core.retrieval.template import TEMPLATE_EN
+from core.usage_schema import PAID_BY_USER
 from tests.apptest_helpers import en
 from tests.test_retrieval_page import (
     HANDBOOK,
@@ -158,3 +159,23 @@ def test_upload_to_a_zhipu_knowledge_base(zhipu_env) -> None:  # type: ignore[no
     run(at)
     click(at, "retrieval.cloud.upload")
     assert any("again.txt" in e and en("error.auth.title") in e for e in texts(at.error))
+
+
+def test_embeddings_on_the_servers_key_keep_the_limits_and_a_typed_key_pays_itself(
+        zhipu_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLAYGROUND_LIMIT_RPM", "0")  # no calls at all on the server's key
+    at = open_page()
+    kb_id = create_kb(at, "limited")
+    choose_embedding(at, kb_id, "zhipu:embedding-3")
+    add_files(at, [("policy.md", POLICY.encode(), "text/md")])
+    assert not [r for r in zhipu_env.requests if r["path"].endswith("/embeddings")]  # nothing sent
+    refusal = en("limits.over.zero", limit_name="requests_per_minute").split(" (")[0]
+    assert any(refusal in text for text in texts(at.error) + texts(at.warning))
+    assert not store().get(kb_id).snapshot().chunks  # the refused upload changed nothing
+    at.text_input(key="widget.api_key.ZHIPUAI_API_KEY").set_value("my-own-key-12345678")
+    run(at)
+    add_files(at, [("policy.md", POLICY.encode(), "text/md")])
+    embedded = [r for r in zhipu_env.requests if r["path"].endswith("/embeddings")]
+    assert embedded and embedded[-1]["headers"].get("authorization", "").endswith("my-own-key-12345678")
+    assert store().get(kb_id).snapshot().embedded_with == "zhipu:embedding-3"
+    assert {r.paid_by for r in ledger_rows("embeddings")} == {PAID_BY_USER}

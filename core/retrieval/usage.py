@@ -45,6 +45,7 @@ def embedding_row(context: CallContext, model: str, texts: list[str], prompt_tok
         error_code=error.code if error is not None else None, cost=cost, currency=currency,
         request_id=request_id,
         messages_text=json.dumps({"input": texts}, ensure_ascii=False) if context.store_text else None,
+        user_id=context.user_id, paid_by=context.paid_by,
     )
 
 
