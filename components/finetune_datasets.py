@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.finetune_state import Workspace, current, data_dir, md, open_dataset, problem_text
+from components.finetune_state import Workspace, attempt, current, md, open_dataset, problem_text, store
 from components.identity import owner_id
 from core.errors import PlaygroundError
-from core.finetune.dataset import Dataset, DatasetStore, valid_dataset_id
+from core.finetune.dataset import Dataset, valid_dataset_id
 from core.i18n import t
 
 NEW_NAME_KEY = "widget.ft.new_name"
@@ -20,20 +20,10 @@ PICK_KEY = "widget.ft.dataset"
 SHARE_KEY = "widget.ft.shared"
 
 
-def store() -> DatasetStore:
-    """The datasets as this user sees them (all of them without sign-in)."""
-    return DatasetStore(data_dir(), viewer=owner_id())
-
-
 def _create(ws: Workspace, lang: str) -> None:
     name = st.session_state.get(NEW_NAME_KEY, "")
-    try:
-        dataset = store().create(name)
-    except PlaygroundError as err:
-        ws.flash = ("error", "finetune.dataset.not_created", {"reason": problem_text(err, lang)})
-        return
-    except OSError as err:
-        ws.flash = ("error", "finetune.save_failed", {"reason": str(err)})
+    dataset = attempt(ws, lambda: store().create(name), "finetune.dataset.not_created", lang)
+    if dataset is None:
         return
     open_dataset(ws, dataset.id)
     st.session_state[NEW_NAME_KEY] = ""
@@ -41,13 +31,9 @@ def _create(ws: Workspace, lang: str) -> None:
 
 
 def _rename(ws: Workspace, dataset: Dataset, lang: str) -> None:
-    try:
-        renamed = store().rename(dataset.id, st.session_state.get(RENAME_KEY, ""))
-    except PlaygroundError as err:
-        ws.flash = ("error", "finetune.dataset.not_renamed", {"reason": problem_text(err, lang)})
-        return
-    except OSError as err:
-        ws.flash = ("error", "finetune.save_failed", {"reason": str(err)})
+    renamed = attempt(ws, lambda: store().rename(dataset.id, st.session_state.get(RENAME_KEY, "")),
+                      "finetune.dataset.not_renamed", lang)
+    if renamed is None:
         return
     dataset.name = renamed.name
     ws.revision += 1
@@ -67,26 +53,16 @@ def _duplicate(ws: Workspace, dataset: Dataset, lang: str) -> None:
 
 
 def _delete(ws: Workspace, dataset: Dataset, lang: str) -> None:
-    try:
-        store().delete(dataset.id)
-    except PlaygroundError as err:  # not this user's to delete
-        ws.flash = ("error", "access.dataset.refused", {"reason": problem_text(err, lang)})
-        return
-    except OSError as err:
-        ws.flash = ("error", "finetune.save_failed", {"reason": str(err)})
-        return
+    if not attempt(ws, lambda: store().delete(dataset.id) or True, "access.dataset.refused", lang):
+        return  # not this user's to delete, or the disk said no
     open_dataset(ws, None)
     ws.flash = ("success", "finetune.dataset.deleted", {"name": dataset.name})
 
 
 def _share(ws: Workspace, dataset: Dataset, lang: str) -> None:
-    try:
-        changed = store().set_shared(dataset.id, bool(st.session_state.get(SHARE_KEY)))
-    except PlaygroundError as err:
-        ws.flash = ("error", "access.dataset.refused", {"reason": problem_text(err, lang)})
-        return
-    except OSError as err:
-        ws.flash = ("error", "finetune.save_failed", {"reason": str(err)})
+    changed = attempt(ws, lambda: store().set_shared(dataset.id, bool(st.session_state.get(SHARE_KEY))),
+                      "access.dataset.refused", lang)
+    if changed is None:
         return
     dataset.shared = changed.shared
 

@@ -10,7 +10,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from components.finetune_state import Workspace, md, open_dataset, problem_text, save, show_problem, store
+from components.finetune_state import (
+    Workspace,
+    attempt,
+    md,
+    open_dataset,
+    save,
+    show_problem,
+    store,
+)
 from core.errors import PlaygroundError
 from core.finetune import formats
 from core.finetune.dataset import Dataset
@@ -110,13 +118,8 @@ def _do_import(ws: Workspace, result: ImportResult, filename: str, lang: str) ->
     examples = result.examples
     if target == "new" or ws.dataset is None:
         name = st.session_state.get(NAME_KEY) or PurePath(filename).stem
-        try:
-            dataset = store().create(name, examples)
-        except PlaygroundError as err:
-            ws.flash = ("error", "finetune.dataset.not_created", {"reason": problem_text(err, lang)})
-            return
-        except OSError as err:
-            ws.flash = ("error", "finetune.save_failed", {"reason": str(err)})
+        dataset = attempt(ws, lambda: store().create(name, examples), "finetune.dataset.not_created", lang)
+        if dataset is None:
             return
         open_dataset(ws, dataset.id)
     else:

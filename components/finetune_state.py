@@ -58,6 +58,18 @@ def store() -> DatasetStore:
     return DatasetStore(data_dir(), viewer=owner_id())  # the signed-in user's and shared ones
 
 
+def attempt(ws: Workspace, action: Callable[[], T], refused_key: str, lang: str) -> T | None:
+    """Run a dataset store action; a refusal (flash `refused_key` with its reason) or a disk error
+    (flash "finetune.save_failed") becomes the page's message and None."""
+    try:
+        return action()
+    except PlaygroundError as err:
+        ws.flash = ("error", refused_key, {"reason": problem_text(err, lang)})
+    except OSError as err:
+        ws.flash = ("error", "finetune.save_failed", {"reason": str(err)})
+    return None
+
+
 def open_dataset(ws: Workspace, dataset_id: str | None) -> Dataset | None:
     """Open a dataset by id (from the list or the page URL); None when it cannot be read."""
     dataset = store().load(dataset_id) if valid_dataset_id(dataset_id) else None

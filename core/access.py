@@ -110,12 +110,22 @@ class AccessConfig:
         return email in self.allowed_emails or domain in self.allowed_domains
 
 
-def _table(value: Any, where: str) -> Mapping[str, Any]:
+def config_table(value: Any, where: str) -> Mapping[str, Any]:
+    """A section of secrets.toml as a table ({} when absent); AccessConfigError when it is not one."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise AccessConfigError(where, "access.config.not_table")
     return value
+
+
+def check_known(table: Mapping[str, Any], known: Iterable[str], where: str, key: str) -> None:
+    """AccessConfigError (catalogue `key`, naming the first unknown setting and the known ones) when
+    the table has a setting that is not `known`: a typo must not silently leave a setting unset."""
+    names = sorted(known)
+    unknown = sorted(set(table) - set(names))
+    if unknown:
+        raise AccessConfigError(f"{where} {unknown[0]}", key, known=", ".join(names))
 
 
 def _names(value: Any, where: str) -> frozenset[str]:
@@ -154,16 +164,13 @@ def _session_hours(value: Any) -> float:
 
 def load_access(settings: Settings) -> AccessConfig:
     """The access settings; AccessConfigError for anything that cannot be used."""
-    access = _table(settings.secrets.get("access"), "[access]")
-    unknown = sorted(set(access) - ACCESS_KEYS)
-    if unknown:
-        raise AccessConfigError(f"[access] {unknown[0]}", "access.config.unknown_key",
-                                known=", ".join(sorted(ACCESS_KEYS)))
+    access = config_table(settings.secrets.get("access"), "[access]")
+    check_known(access, ACCESS_KEYS, "[access]", "access.config.unknown_key")
     shared = settings.env.get(SHARED_HASH_ENV) or access.get("password_hash")
     where_shared = SHARED_HASH_ENV if settings.env.get(SHARED_HASH_ENV) else "[access] password_hash"
     shared_hash = _checked_hash(shared, where_shared) if shared is not None else None
     users: dict[str, str] = {}
-    for raw, encoded in _table(access.get("users"), "[access.users]").items():
+    for raw, encoded in config_table(access.get("users"), "[access.users]").items():
         name = normalize_user(raw)
         where = f"[access.users] {str(raw)[:MAX_NAME]}"
         if not name:

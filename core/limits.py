@@ -28,7 +28,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.access import AccessConfigError, normalize_user
+from core.access import AccessConfigError, check_known, config_table, normalize_user
 from core.config import Settings
 from core.pricing import CURRENCIES, currency_code
 from core.pricing_display import format_money
@@ -101,29 +101,15 @@ def _value(name: str, raw: Any, where: str) -> Any:
     return float(raw) if name == COST_PER_MONTH else int(raw)
 
 
-def _table(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise AccessConfigError(where, "access.config.not_table")
-    return value
-
-
 def _overrides(table: Mapping[str, Any], where: str) -> dict[str, Any]:
-    unknown = sorted(set(table) - set(LIMIT_ENVS))
-    if unknown:
-        raise AccessConfigError(f"{where} {unknown[0]}", "limits.config.unknown_key",
-                                known=", ".join(sorted(LIMIT_ENVS)))
+    check_known(table, LIMIT_ENVS, where, "limits.config.unknown_key")
     return {name: _value(name, table[name], f"{where} {name}") for name in LIMIT_ENVS if name in table}
 
 
 def load_limits(settings: Settings) -> LimitConfig:
     """The limits in force; AccessConfigError (naming the key) for a value that cannot be used."""
-    section = _table(settings.secrets.get("limits"), "[limits]")
-    unknown = sorted(set(section) - SECTION_KEYS)
-    if unknown:
-        raise AccessConfigError(f"[limits] {unknown[0]}", "limits.config.unknown_key",
-                                known=", ".join(sorted(SECTION_KEYS)))
+    section = config_table(settings.secrets.get("limits"), "[limits]")
+    check_known(section, SECTION_KEYS, "[limits]", "limits.config.unknown_key")
     default: dict[str, Any] = _overrides({k: v for k, v in section.items() if k in LIMIT_ENVS}, "[limits]")
     for name, env in LIMIT_ENVS.items():
         text = (settings.env.get(env) or "").strip()
@@ -143,12 +129,12 @@ def load_limits(settings: Settings) -> LimitConfig:
         where = TZ_ENV if settings.env.get(TZ_ENV) else "[limits] timezone"
         raise AccessConfigError(where, "limits.config.bad_timezone", value=tz_name[:60]) from None
     users: dict[str, Limits] = {}
-    for raw, table in _table(section.get("users"), "[limits.users]").items():
+    for raw, table in config_table(section.get("users"), "[limits.users]").items():
         name = normalize_user(raw)
         where = f'[limits.users."{str(raw)[:64]}"]'
         if not name:
             raise AccessConfigError(where, "access.config.bad_name", value=str(raw)[:64])
-        users[name] = replace(base, **_overrides(_table(table, where), where))
+        users[name] = replace(base, **_overrides(config_table(table, where), where))
     return LimitConfig(default=base, users=users, currency=currency, timezone=tz_name)
 
 

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+
+from core.atomic_file import write_atomic
 
 K1 = 1.5
 B = 0.75
@@ -179,19 +179,13 @@ class BM25Index:
     def save(self, path: Path) -> None:
         """Write the packed index atomically (a temporary file, then os.replace)."""
         packed = self._postings()
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, format=np.asarray(FORMAT), ids=np.asarray(packed.ids, dtype=str),
-                         terms=np.asarray(packed.terms, dtype=str), indptr=packed.indptr, rows=packed.rows,
-                         counts=packed.counts, lengths=packed.lengths)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        def write(fh: BinaryIO) -> None:
+            np.savez(fh, format=np.asarray(FORMAT), ids=np.asarray(packed.ids, dtype=str),
+                     terms=np.asarray(packed.terms, dtype=str), indptr=packed.indptr, rows=packed.rows,
+                     counts=packed.counts, lengths=packed.lengths)
+
+        write_atomic(Path(path), write, sync=True)
 
     @classmethod
     def load(cls, path: Path) -> BM25Index:

@@ -19,18 +19,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.chromium import APP_READY, CHROMIUM, CHROMIUM_ARGS
 from tests.fake_llm import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = ROOT / "test-artifacts"
 VIEWPORT = {"width": 1400, "height": 900}
 # Variables that could point the app at a real provider or key: never passed to the app.
 DROP_PREFIXES = ("ZHIPUAI_", "OPENAI_", "DASHSCOPE_", "PLAYGROUND_", "ZAI_", "STREAMLIT_")
 STARTUP_TIMEOUT_S = 60.0
-APP_READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 LOG_TAIL_LINES = 200
 
 
@@ -194,23 +191,27 @@ def browser():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def open_app(browser, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """open_app(server, locale="en-US") -> a page showing the app, fully run once.
+    """open_app(server, locale="en-US", path="", chat=True) -> a page showing the app (at `path`,
+    e.g. "?c=<id>"), fully run once; with `chat`, once the chat input is there too (not behind the
+    sign-in gate).
 
     Each call is a new browser context, i.e. a new Streamlit session with its own state.
     """
     contexts = []
     servers: list[AppServer] = []
 
-    def _open(server: AppServer, locale: str = "en-US"):  # type: ignore[no-untyped-def]
+    def _open(server: AppServer, locale: str = "en-US", path: str = "",  # type: ignore[no-untyped-def]
+              chat: bool = True):
         server.llm.reset()
         context = browser.new_context(locale=locale, viewport=VIEWPORT)
         context.set_default_timeout(15_000)
         contexts.append(context)
         servers.append(server)
         page = context.new_page()
-        page.goto(server.url)
+        page.goto(server.url + path)
         page.wait_for_selector(APP_READY, timeout=30_000)
-        page.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=30_000)
+        if chat:
+            page.get_by_test_id("stChatInputTextArea").wait_for(state="visible", timeout=30_000)
         return page
 
     yield _open

@@ -18,7 +18,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from core.access import hash_password
 from core.i18n import t
-from tests.browser.conftest import APP_READY, CHROMIUM, ROOT, VIEWPORT, AppServer, _port_answers, app_env
+from tests.browser.conftest import APP_READY, CHROMIUM, ROOT, AppServer, _port_answers, app_env
 from tests.fake_llm import FakeLLMServer
 
 pytestmark = [
@@ -75,25 +75,6 @@ def team_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
             server.stop()
 
 
-@pytest.fixture
-def new_page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """new_page(server) -> a page in a fresh browser context (a new person, a new Streamlit session)."""
-    contexts = []
-
-    def _open(server: AppServer, path: str = "") -> Page:
-        context = browser.new_context(locale="en-US", viewport=VIEWPORT)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(server.url + path)
-        page.wait_for_selector(APP_READY, timeout=30_000)
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-
-
 def chat_input(page: Page) -> Locator:
     return page.get_by_test_id("stChatInputTextArea")
 
@@ -121,8 +102,8 @@ def send(page: Page, text: str) -> None:
     box.press("Enter")
 
 
-def test_refused_without_the_password_granted_with_it(team_app: AppServer, new_page) -> None:
-    page = new_page(team_app)
+def test_refused_without_the_password_granted_with_it(team_app: AppServer, open_app) -> None:
+    page = open_app(team_app, chat=False)  # the sign-in gate: no chat yet
     expect(page.get_by_role("heading", name=en("access.title"))).to_be_visible()
     expect(chat_input(page)).to_have_count(0)
     expect(page.get_by_test_id("stSidebar")).to_have_count(0)
@@ -151,8 +132,8 @@ def test_refused_without_the_password_granted_with_it(team_app: AppServer, new_p
     assert "lantern-harbor" not in log and "hello from carol" not in log
 
 
-def test_two_people_at_once_see_only_their_own_conversations(team_app: AppServer, new_page) -> None:
-    alice, bob = new_page(team_app), new_page(team_app)
+def test_two_people_at_once_see_only_their_own_conversations(team_app: AppServer, open_app) -> None:
+    alice, bob = open_app(team_app, chat=False), open_app(team_app, chat=False)
     sign_in_ok(alice, "alice", ALICE)
     sign_in_ok(bob, "bob", TEAM)
     send(alice, "alice: the Q3 pricing plan")
