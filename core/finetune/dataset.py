@@ -25,6 +25,7 @@ from typing import Any
 
 from core.atomic_file import write_text_atomic
 from core.errors import ErrorKind, PlaygroundError
+from core.ownership import can_manage, ownership, visible
 
 DATASETS_DIR = "datasets"
 META_FILE = "meta.json"
@@ -202,12 +203,6 @@ def clean_name(name: str | None) -> str:
     return text
 
 
-def _ownership(meta: dict[str, Any]) -> tuple[str, bool]:
-    """(owner, shared) from a dataset's meta data; one from before owners has neither."""
-    owner = meta.get("owner")
-    return (owner if isinstance(owner, str) else ""), meta.get("shared") is True
-
-
 def atomic_write(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
@@ -230,11 +225,11 @@ class DatasetStore:
         self.viewer = viewer
 
     def visible(self, owner: str, shared: bool) -> bool:
-        return self.viewer is None or not owner or owner == self.viewer or shared
+        return visible(self.viewer, owner, shared)
 
     def can_manage(self, owner: str) -> bool:
         """Rename, delete, share: the owner's (anyone's for a dataset without an owner)."""
-        return self.viewer is None or not owner or owner == self.viewer
+        return can_manage(self.viewer, owner)
 
     def _folder(self, dataset_id: str) -> Path:
         if not valid_dataset_id(dataset_id):
@@ -251,10 +246,10 @@ class DatasetStore:
             if not valid_dataset_id(folder.name):
                 continue
             meta = self._read_meta(folder.name)
-            if meta is not None and self.visible(*_ownership(meta)):
+            if meta is not None and self.visible(*ownership(meta)):
                 found.append(DatasetInfo(folder.name, str(meta.get("name") or folder.name),
                                          int(meta.get("count") or 0), str(meta.get("created_at") or ""),
-                                         str(meta.get("updated_at") or ""), *_ownership(meta)))
+                                         str(meta.get("updated_at") or ""), *ownership(meta)))
         return sorted(found, key=lambda d: (d.updated_at, d.name), reverse=True)
 
     def names(self) -> set[str]:
@@ -273,7 +268,7 @@ class DatasetStore:
         if not valid_dataset_id(dataset_id):
             return None
         meta = self._read_meta(dataset_id)
-        if meta is None or not self.visible(*_ownership(meta)):
+        if meta is None or not self.visible(*ownership(meta)):
             return None
         examples: list[Example] = []
         path = self._folder(dataset_id) / EXAMPLES_FILE
@@ -290,8 +285,8 @@ class DatasetStore:
         return Dataset(name=str(meta.get("name") or dataset_id), examples=examples, id=dataset_id,
                        created_at=str(meta.get("created_at") or ""),
                        updated_at=str(meta.get("updated_at") or ""),
-                       settings=settings if isinstance(settings, dict) else {}, owner=_ownership(meta)[0],
-                       shared=_ownership(meta)[1])
+                       settings=settings if isinstance(settings, dict) else {}, owner=ownership(meta)[0],
+                       shared=ownership(meta)[1])
 
     def save(self, dataset: Dataset) -> None:
         """Write the examples, then the meta data, each atomically. Raises OSError."""
@@ -348,7 +343,7 @@ class DatasetStore:
         folder = self._folder(dataset_id)
         meta = self._read_meta(dataset_id)
         if meta is not None and self.viewer is not None:
-            self._check_manage(*_ownership(meta))
+            self._check_manage(*ownership(meta))
         for name in (EXAMPLES_FILE, META_FILE):
             (folder / name).unlink(missing_ok=True)
         for leftover in folder.glob(".*.tmp"):

@@ -1,4 +1,5 @@
-"""Who may see and change a knowledge base in a team deployment: the same rules as fine-tune datasets.
+"""Who may see and change a knowledge base in a team deployment: core/ownership.py's rules, as for
+fine-tune datasets.
 
 A knowledge base made by a signed-in user records its `owner` in kb.json and starts private
 (`shared: false`); its owner may share it with the team. A store opened for a viewer sees their own,
@@ -27,21 +28,6 @@ VIEWERS_DIR = "viewers"
 ASK_FILE = "ask.json"
 # Ask settings a teammate starts from: the owner's way of asking, never the owner's typed questions.
 INHERITED_ASK = ("template", "method", "top_k", "threshold", "knowledge_id")
-
-
-def ownership(meta: dict[str, Any]) -> tuple[str, bool]:
-    """(owner, shared) from a knowledge base's kb.json; one from before owners has neither."""
-    owner = meta.get("owner")
-    return (owner if isinstance(owner, str) else ""), meta.get("shared") is True
-
-
-def visible(viewer: str | None, owner: str, shared: bool) -> bool:
-    return viewer is None or not owner or owner == viewer or shared
-
-
-def can_manage(viewer: str | None, owner: str) -> bool:
-    """Change, rename, delete, share: the owner's (anyone's for a knowledge base without an owner)."""
-    return viewer is None or not owner or owner == viewer
 
 
 def not_owner(owner: str) -> PlaygroundError:

@@ -5,7 +5,7 @@ by its name (a Chinese or any other name is only data in kb.json). The extracted
 document is kept under sources/, so a rebuild with other chunk settings needs no re-upload. The
 index itself is replaced whole and atomically (core/retrieval/kb_index.py): a failed upload,
 embedding or rebuild leaves what was indexed before exactly as it was. Who may see and change
-one when people sign in (an owner, "shared with the team"): core/retrieval/kb_access.py.
+one when people sign in (an owner, "shared with the team"): core/ownership.py, core/retrieval/kb_access.py.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.ownership import can_manage, ownership, visible
 from core.retrieval import kb_access, kb_index
 from core.retrieval.bm25 import BM25Index
 from core.retrieval.errors import retrieval_error
@@ -119,7 +120,7 @@ class KnowledgeBase:
 
     def ownership(self) -> tuple[str, bool]:
         """(owner, shared): who made it ("" without sign-in: the whole team's), and whether it is shared."""
-        return kb_access.ownership(self.meta())
+        return ownership(self.meta())
 
     def _check_change(self) -> None:
         if not self.can_manage:
@@ -312,7 +313,7 @@ def _embed_chunks(chunks: list[StoredChunk], embedding: Embedding, kb_id: str, p
 
 class KnowledgeBaseStore:
     """All knowledge bases under `<data_dir>/knowledge_bases/` that `viewer` may see (None: every one;
-    the rules are in core/retrieval/kb_access.py)."""
+    the rules are in core/ownership.py)."""
 
     def __init__(self, data_dir: Path, viewer: str | None = None) -> None:
         self.root = Path(data_dir) / ROOT_NAME
@@ -322,10 +323,10 @@ class KnowledgeBaseStore:
         """The knowledge base in `folder` as this viewer may use it; None when it is not theirs to see."""
         if not (folder / "kb.json").is_file():
             return None
-        owner, shared = kb_access.ownership(KnowledgeBase(folder).meta())
-        if not kb_access.visible(self.viewer, owner, shared):
+        owner, shared = ownership(KnowledgeBase(folder).meta())
+        if not visible(self.viewer, owner, shared):
             return None
-        return KnowledgeBase(folder, self.viewer, kb_access.can_manage(self.viewer, owner))
+        return KnowledgeBase(folder, self.viewer, can_manage(self.viewer, owner))
 
     def list(self) -> list[KnowledgeBase]:
         """Every knowledge base this viewer may see, oldest first."""
