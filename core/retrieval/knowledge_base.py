@@ -4,8 +4,8 @@ Each knowledge base is a folder `<data_dir>/knowledge_bases/<id>/` named by an i
 by its name (a Chinese or any other name is only data in kb.json). The extracted text of each
 document is kept under sources/, so a rebuild with other chunk settings needs no re-upload. The
 index itself is replaced whole and atomically (core/retrieval/kb_index.py): a failed upload,
-embedding or rebuild leaves what was indexed before exactly as it was. Who may see and change
-one when people sign in (an owner, "shared with the team"): core/ownership.py, core/retrieval/kb_access.py.
+embedding or rebuild leaves what was indexed before exactly as it was. Who may see and change one
+(owner, "shared with the team"): core/ownership.py, core/retrieval/kb_access.py.
 """
 
 from __future__ import annotations
@@ -71,8 +71,7 @@ def _now(timespec: str = "seconds") -> str:
     return datetime.now(UTC).isoformat(timespec=timespec)
 
 
-def _quiet(_stage: str, _done: int, _total: int) -> None:
-    pass
+def _quiet(_stage: str, _done: int, _total: int) -> None: ...
 
 
 _locks: dict[str, threading.Lock] = {}
