@@ -105,11 +105,17 @@ def app_env(llm: FakeLLMServer, data_dir: Path, *, api_key: str | None) -> dict[
     return env
 
 
-def start_app(llm: FakeLLMServer, tmp: Path, port: int, *, api_key: str | None) -> AppServer:
+def start_app(llm: FakeLLMServer, tmp: Path, port: int, *, api_key: str | None,
+              secrets: str | None = None) -> AppServer:
+    """`streamlit run app.py` on `port` against the fake LLM; `secrets` (TOML text) becomes its
+    secrets file, else it has none."""
     if _port_answers(port):
-        raise RuntimeError(f"port {port} is already serving something: set PLAYGROUND_TEST_PORT")
+        raise RuntimeError(f"port {port} is already serving something: choose another test port")
     data_dir = tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
+    secrets_path = tmp / ("secrets.toml" if secrets is not None else "no-secrets.toml")
+    if secrets is not None:
+        secrets_path.write_text(secrets, encoding="utf-8")
     log_path = tmp / f"streamlit-{port}.log"
     cmd = [str(ROOT / ".venv" / "bin" / "streamlit"), "run", "app.py",
            "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -117,7 +123,7 @@ def start_app(llm: FakeLLMServer, tmp: Path, port: int, *, api_key: str | None) 
            # The code under test is the code at start: no reloads while someone edits files.
            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
            # A developer's real .streamlit/secrets.toml must never reach the tests.
-           "--secrets.files", str(tmp / "no-secrets.toml")]
+           "--secrets.files", str(secrets_path)]
     if not Path(cmd[0]).exists():
         cmd[0:1] = [sys.executable, "-m", "streamlit"]
     with log_path.open("wb") as log:

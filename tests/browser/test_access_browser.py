@@ -8,17 +8,14 @@ secrets file: a team password and a personal password for an admin.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from core.access import hash_password
 from core.i18n import t
-from tests.browser.conftest import APP_READY, CHROMIUM, ROOT, AppServer, _port_answers, app_env
+from tests.browser.conftest import APP_READY, CHROMIUM, AppServer, start_app
 from tests.fake_llm import FakeLLMServer
 
 pytestmark = [
@@ -36,39 +33,13 @@ def en(key: str, **values: object) -> str:
     return t(key, "en", **values)
 
 
-def start_with_secrets(llm: FakeLLMServer, tmp: Path, port: int, secrets: str) -> AppServer:
-    """`streamlit run app.py` with this secrets file (and a server-side key in the environment)."""
-    if _port_answers(port):
-        raise RuntimeError(f"port {port} is already serving something: set PLAYGROUND_ACCESS_TEST_PORT")
-    data_dir = tmp / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secrets_path = tmp / "secrets.toml"
-    secrets_path.write_text(secrets, encoding="utf-8")
-    log_path = tmp / f"streamlit-{port}.log"
-    cmd = [str(ROOT / ".venv" / "bin" / "streamlit"), "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats",
-           "false", "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-           "--secrets.files", str(secrets_path)]
-    if not Path(cmd[0]).exists():
-        cmd[0:1] = [sys.executable, "-m", "streamlit"]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=app_env(llm, data_dir, api_key=SERVER_KEY), stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    server = AppServer(port=port, proc=proc, log_path=log_path, llm=llm, data_dir=data_dir)
-    try:
-        server.wait_healthy()
-    except BaseException:
-        server.stop()
-        raise
-    return server
-
-
 @pytest.fixture(scope="module")
 def team_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     secrets = (f'[access]\npassword_hash = "{hash_password(TEAM)}"\nadmins = ["alice"]\n\n'
                f'[access.users]\nalice = "{hash_password(ALICE)}"\n')
     with FakeLLMServer() as llm:
-        server = start_with_secrets(llm, tmp_path_factory.mktemp("access"), PORT, secrets)
+        server = start_app(llm, tmp_path_factory.mktemp("access"), PORT, api_key=SERVER_KEY,
+                           secrets=secrets)
         try:
             yield server
         finally:
