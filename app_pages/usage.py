@@ -9,6 +9,7 @@ from components.backend_picker import load_settings
 from components.identity import current_user_id, is_admin, shown_name
 from components.language import current_language
 from components.usage_filters import render_filters, render_money_settings, usage_settings
+from components.usage_hook import LEDGER_ERROR_KEY
 from components.usage_sections import (
     render_budget,
     render_by_user,
@@ -24,8 +25,6 @@ from core.i18n import t
 from core.pricing import PriceTable
 from core.usage_ledger import Ledger, LedgerUnavailable, UsageFilter, ledger_for
 from core.usage_view import time_bucket, total_in
-
-RECORD_ERROR_KEY = "usage.ledger_error"  # set by the chat when a call could not be recorded
 
 lang = current_language()
 admin = is_admin()  # an admin (or anyone, without sign-in) sees every user's calls
@@ -57,8 +56,8 @@ try:
 except LedgerUnavailable as exc:
     ledger = None
     show_unavailable(exc)
-if ledger is not None and st.session_state.get(RECORD_ERROR_KEY):
-    show_record_error(st.session_state[RECORD_ERROR_KEY])
+if ledger is not None and st.session_state.get(LEDGER_ERROR_KEY):
+    show_record_error(st.session_state[LEDGER_ERROR_KEY])
 
 
 def render_usage(ledger: Ledger) -> bool:
@@ -69,7 +68,8 @@ def render_usage(ledger: Ledger) -> bool:
         st.info(t("usage.empty", lang), icon=":material/query_stats:")
         st.page_link("app_pages/chat.py", label=t("usage.go_chat", lang), icon=":material/chat:")
         return False
-    flt = render_filters(ledger, lang, only_user)
+    values = ledger.distinct_values()  # backends, models, pages and users seen: one lookup per run
+    flt = render_filters(ledger, lang, only_user, values)
     currency, budget = render_money_settings(usage_settings(data_dir), table, data_dir, lang)
     view = ledger.overview(flt, time_bucket(flt.start, flt.end))  # one grouped pass
     summary = view.summary
@@ -79,7 +79,7 @@ def render_usage(ledger: Ledger) -> bool:
     cost = total_in(summary.cost_by_currency, currency, table.convert)
     tokens = view.tokens_by_model
     render_budget(cost, budget, currency, lang)
-    users = admin and any(ledger.distinct_values().get("users", []))  # calls of signed-in users
+    users = admin and any(values.get("users", []))  # calls of signed-in users
     names = [t("usage.tab_overview", lang), t("usage.tab_reprice", lang), t("usage.tab_calls", lang)]
     names += [t("access.usage.tab_users", lang)] if users else []
     overview, repriced, calls, *by_user = st.tabs(names)

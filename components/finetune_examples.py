@@ -21,10 +21,6 @@ def _text_of(example: Example) -> str:
     return example.to_line().casefold()
 
 
-def _changed(ws: Workspace) -> None:
-    save(ws)
-
-
 def _add_example(ws: Workspace, dataset: Dataset) -> None:
     system = str(dataset.settings.get("default_system") or "")
     dataset.examples.append(Example.single_turn("", "", system))

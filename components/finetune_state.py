@@ -162,10 +162,6 @@ def problem_text(err: PlaygroundError, lang: str) -> str:
     return explain(err, lang).fix
 
 
-def line_label(line: int, lang: str) -> str:
-    return t("finetune.line", lang, line=line)
-
-
 def md(text: str) -> str:
     """User text inside Markdown, shown as typed (no emphasis, links or math from it)."""
     return _MARKDOWN.sub(r"\\\1", text)

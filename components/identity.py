@@ -45,18 +45,9 @@ def current_user_id() -> str:
     return identity().user
 
 
-def call_user() -> str:
-    """The user id for a model call's `CallContext(user_id=...)`."""
-    return identity().user
-
-
 def is_admin() -> bool:
     """Admins see everyone's usage; without sign-in everyone does."""
     return identity().admin
-
-
-def access_required() -> bool:
-    return identity().required
 
 
 def owner_id() -> str | None:

@@ -6,10 +6,9 @@ import json
 
 import streamlit as st
 
-from components.backend_picker import picker_state, restore_picker
+from components.backend_picker import load_settings, picker_state, restore_picker
 from components.identity import current_user_id
 from components.language import current_language
-from core.config import Settings
 from core.conversation_store import ConversationStore, new_conversation_id, valid_id
 from core.i18n import t
 from core.messages import Conversation
@@ -22,7 +21,7 @@ NOT_YOURS_KEY = "chat.not_yours"  # the URL named a conversation this user may n
 
 def _store() -> ConversationStore:
     """The signed-in user's conversations (everyone's, without sign-in)."""
-    return ConversationStore(Settings.load().data_dir, owner=current_user_id())
+    return ConversationStore(load_settings().data_dir, owner=current_user_id())
 
 
 def restore_session() -> None:

@@ -105,10 +105,12 @@ def user_label(user: str, lang: str) -> str:
     return user or t("access.usage.user_none", lang)
 
 
-def render_filters(ledger: Ledger, lang: str, only_user: str | None = None) -> UsageFilter:
+def render_filters(ledger: Ledger, lang: str, only_user: str | None = None,
+                   values: dict[str, list[str]] | None = None) -> UsageFilter:
     """Draw the filter bar and return the ledger filter it describes. `only_user`: the one user
     whose calls may be shown (a signed-in non-admin), with no user filter drawn; None: anyone's,
-    with a user filter once the ledger has calls of signed-in users."""
+    with a user filter once the ledger has calls of signed-in users. `values`: the ledger's
+    distinct_values() when the caller already has them."""
     store = _filters()
     store.setdefault("users", [])
     today = date.today()
@@ -130,7 +132,7 @@ def render_filters(ledger: Ledger, lang: str, only_user: str | None = None) -> U
         st.segmented_control(t("usage.filter.period", lang), PRESETS, key="widget.usage.preset",
                              format_func=lambda p: t(f"usage.preset.{p}", lang), on_change=pick_preset)
         picked = _date_range(store, lang, typed_range, today)
-    values = ledger.distinct_values()
+    values = ledger.distinct_values() if values is None else values
     anything = t("usage.filter.any", lang)
     users = sorted(values.get("users", []))
     by_user = only_user is None and any(users)

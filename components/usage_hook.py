@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from components.backend_picker import Selection, load_settings
-from components.identity import TYPED, call_user
+from components.identity import TYPED, current_user_id
 from components.state import durable
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def call_context(page: str, backend: str, endpoint: str, base_url: str | None, p
 
     return CallContext(session_id=durable(SESSION_ID_KEY, lambda: uuid.uuid4().hex), page=page,
                        backend=backend, endpoint=endpoint, base_url=base_url or "",
-                       store_text=st.session_state.get(STORE_TEXT_KEY) is True, user_id=call_user(),
+                       store_text=st.session_state.get(STORE_TEXT_KEY) is True, user_id=current_user_id(),
                        paid_by=payer)
 
 

@@ -12,6 +12,7 @@ import streamlit as st
 from components import usage_charts
 from components.price_editor import render_price_editor, render_price_view
 from components.state import bound, durable
+from components.usage_hook import STORE_TEXT_KEY
 from components.usage_table import render_repricing_table
 from core.i18n import t
 from core.pricing import PriceTable
@@ -27,7 +28,6 @@ from core.usage_view import (
     total_in,
 )
 
-STORE_TEXT_KEY = "usage.store_text"  # read by the chat when it records a call
 TARGETS_KEY = "usage.reprice_targets"
 RECOMPUTED_KEY = "usage.recomputed"  # how many calls the last "Recompute costs" re-priced
 
