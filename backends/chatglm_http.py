@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from backends.base import Backend, Connection, Endpoint, ModelInfo
+from backends.chatglm_history import to_pairs, to_roles
 from core.chat import ChatRequest, StreamMeta
 from core.errors import ErrorKind, PlaygroundError, kind_for
 from core.i18n import has
@@ -70,58 +71,15 @@ def uses_role_history(model_id: str) -> bool:
     return model_id.strip().lower().startswith("chatglm3")
 
 
-def _turns(messages: list[dict[str, Any]]) -> tuple[str, list[tuple[str, str]]]:
-    """(system text, user / assistant turns) with consecutive messages of one role made one turn."""
-    system: list[str] = []
-    turns: list[tuple[str, str]] = []
-    for message in messages:
-        role, text = str(message.get("role") or ""), str(message.get("content") or "")
-        if role == "system":
-            if text.strip():
-                system.append(text)
-        elif turns and turns[-1][0] == role:
-            turns[-1] = (role, f"{turns[-1][1]}\n\n{text}")
-        else:
-            turns.append((role, text))
-    return "\n\n".join(system), turns
-
-
 def to_prompt_and_history(messages: list[dict[str, Any]], role_history: bool = False
                           ) -> tuple[str, list[Any]]:
-    """The conversation as the API's (prompt, history).
-
-    The last user turn is the prompt; the earlier user / assistant turns are the history, as
-    [query, answer] pairs (an answer with no question before it gets an empty query). Several
-    messages of one role in a row are one turn, joined by a blank line, because the pairs
-    alternate strictly.
-
-    System message: ChatGLM2-6B has no system role and its API no field for one, so the system
-    text is prepended, followed by a blank line, to the first user turn (the first history
-    query, or the prompt when there is no history); that is how the model sees instructions. For
-    ChatGLM3 models (`role_history`) the history is role messages and the system message keeps
-    its own place at the start, as ChatGLM3's chat template expects.
-    """
-    system, turns = _turns(messages)
-    if not turns or turns[-1][0] != "user":
-        raise PlaygroundError(ErrorKind.VALIDATION, params={"key": "validation.last_not_user"})
-    prompt = turns.pop()[1]
+    """The conversation as the API's (prompt, history), in ChatGLM's form (backends/chatglm_history.py):
+    [query, answer] pairs, as the API's JSON carries them, or for ChatGLM3 models (`role_history`)
+    role messages with the system message at the start."""
     if role_history:
-        history: list[Any] = [{"role": "system", "content": system}] if system else []
-        return prompt, history + [{"role": role, "content": text} for role, text in turns]
-    pairs: list[list[str]] = []
-    query: str | None = None
-    for role, text in turns:
-        if role == "user":
-            query = text
-        else:
-            pairs.append([query or "", text])
-            query = None
-    if system:
-        if pairs:
-            pairs[0][0] = f"{system}\n\n{pairs[0][0]}" if pairs[0][0] else system
-        else:
-            prompt = f"{system}\n\n{prompt}"
-    return prompt, pairs
+        return to_roles(messages)
+    prompt, pairs = to_pairs(messages)
+    return prompt, [list(pair) for pair in pairs]
 
 
 def chatglm_schema(model: ModelInfo) -> ParamSchema:

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from backends.base import Connection
-from backends.zhipu import translate_zhipu_error
+from backends.zhipu import ZHIPU_ENDPOINT, _client, translate_zhipu_error
 from core.errors import ErrorKind, PlaygroundError
 from core.finetune.jobs import Job, JobEvent, JobRequest
 
 T = TypeVar("T")
-KEY_ENVS = ("ZHIPUAI_API_KEY",)
+KEY_ENVS = ZHIPU_ENDPOINT.key_envs
 
 
 def job_from_sdk(obj: Any) -> Job:
@@ -44,21 +44,14 @@ def event_from_sdk(obj: Any) -> JobEvent:
 
 
 class ZhipuFineTune:
-    """The FineTuneService for Zhipu's open platform (or any server speaking its API)."""
+    """The FineTuneService for Zhipu's open platform (or any server speaking its API).
+
+    Cheap to make per action: the SDK client is the chat backend's, cached per connection."""
 
     def __init__(self, conn: Connection) -> None:
         if not conn.api_key:
             raise PlaygroundError(ErrorKind.MISSING_KEY, params={"envs": ", ".join(KEY_ENVS)})
         self.conn = conn
-        self._client: Any = None
-
-    def client(self) -> Any:
-        if self._client is None:
-            from zhipuai import ZhipuAI  # imported on first use, not on every page load
-
-            self._client = ZhipuAI(api_key=self.conn.api_key, base_url=self.conn.base_url,
-                                   timeout=self.conn.timeout_s, max_retries=self.conn.max_retries)
-        return self._client
 
     def _call(self, action: Callable[[], T]) -> T:
         try:
@@ -69,7 +62,7 @@ class ZhipuFineTune:
             raise translate_zhipu_error(exc, False) from exc
 
     def upload(self, filename: str, data: bytes) -> str:
-        found = self._call(lambda: self.client().files.create(
+        found = self._call(lambda: _client(self.conn).files.create(
             file=(filename, data, "application/octet-stream"), purpose="fine-tune"))
         file_id = getattr(found, "id", None)
         if not file_id:
@@ -82,20 +75,20 @@ class ZhipuFineTune:
             extra["validation_file"] = request.validation_file
         if request.suffix:
             extra["suffix"] = request.suffix
-        return job_from_sdk(self._call(lambda: self.client().fine_tuning.jobs.create(
+        return job_from_sdk(self._call(lambda: _client(self.conn).fine_tuning.jobs.create(
             model=request.model, training_file=request.training_file,
             hyperparameters=request.hyperparameters.to_api(), **extra)))
 
     def retrieve(self, job_id: str) -> Job:
-        return job_from_sdk(self._call(lambda: self.client().fine_tuning.jobs.retrieve(job_id)))
+        return job_from_sdk(self._call(lambda: _client(self.conn).fine_tuning.jobs.retrieve(job_id)))
 
     def events(self, job_id: str, limit: int = 50) -> list[JobEvent]:
-        found = self._call(lambda: self.client().fine_tuning.jobs.list_events(job_id, limit=limit))
+        found = self._call(lambda: _client(self.conn).fine_tuning.jobs.list_events(job_id, limit=limit))
         return [event_from_sdk(e) for e in getattr(found, "data", None) or []]
 
     def cancel(self, job_id: str) -> Job:
-        return job_from_sdk(self._call(lambda: self.client().fine_tuning.jobs.cancel(job_id)))
+        return job_from_sdk(self._call(lambda: _client(self.conn).fine_tuning.jobs.cancel(job_id)))
 
     def list_jobs(self, limit: int = 20) -> list[Job]:
-        found = self._call(lambda: self.client().fine_tuning.jobs.list(limit=limit))
+        found = self._call(lambda: _client(self.conn).fine_tuning.jobs.list(limit=limit))
         return [job_from_sdk(j) for j in getattr(found, "data", None) or []]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backends.base import Connection
-from backends.zhipu import _client, translate_zhipu_error
+from backends.zhipu import ZHIPU_ENDPOINT, _client, translate_zhipu_error
 from core.errors import ErrorKind, PlaygroundError
 
-KEY_ENVS = ("ZHIPUAI_API_KEY",)
+KEY_ENVS = ZHIPU_ENDPOINT.key_envs
 
 
 @dataclass(frozen=True)

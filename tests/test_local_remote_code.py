@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from backends.chatglm_history import to_pairs, to_roles
 from backends.local import LOCAL_ENDPOINT, LocalBackend, LocalConnection
 from backends.local.cache import ModelCache
-from backends.local.remote_chat import to_pairs, to_roles
 from core.chat import ChatStream
 from tests.tiny_glm import tiny_remote_fixture  # noqa: F401 - the tiny_remote_dir fixture
 

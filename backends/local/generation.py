@@ -19,6 +19,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer, TextStreamer
 
 from backends.local.cache import LoadedModel, hand_back_gpu_cache
+from backends.local.loader import is_oom
 from backends.local.trimming import Messages, trim_to_budget
 from core.chat import Notice, Sink, StreamMeta, Usage
 from core.errors import ErrorKind, PlaygroundError
@@ -234,7 +235,7 @@ def generation_error(exc: BaseException) -> PlaygroundError:
     if isinstance(exc, PlaygroundError):
         return exc
     detail = f"{type(exc).__name__}: {exc}"[:800]
-    if isinstance(exc, torch.OutOfMemoryError | MemoryError) or "out of memory" in str(exc).lower():
+    if is_oom(exc):
         return PlaygroundError(ErrorKind.VALIDATION, detail=detail,
                                params={"key": "local.error.oom_generating"})
     return PlaygroundError(ErrorKind.UNKNOWN, detail=detail)

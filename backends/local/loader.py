@@ -124,12 +124,16 @@ def needs_remote_code(config: dict[str, Any]) -> bool:
                   model_type=str(model_type))
 
 
-def _is_oom(exc: BaseException) -> bool:
+def is_oom(exc: BaseException) -> bool:
+    """True when `exc` says memory ran out, loading or generating: torch's and Python's own errors,
+    any error saying "out of memory" (a CUDA error's text), and transformers / accelerate refusing
+    for want of memory ("not enough memory", "offload")."""
     if isinstance(exc, torch.OutOfMemoryError | MemoryError):
         return True
     text = str(exc).lower()
-    return isinstance(exc, RuntimeError | ValueError) and (
-        "out of memory" in text or "not enough memory" in text or "offload" in text)
+    if "out of memory" in text:
+        return True
+    return isinstance(exc, RuntimeError | ValueError) and ("not enough memory" in text or "offload" in text)
 
 
 def load_model(spec: LoadSpec, progress: Progress | None = None) -> LoadedModel:
@@ -188,7 +192,7 @@ def _weights(source: str, spec: LoadSpec, config: dict[str, Any], remote: bool) 
 
 def _load_error(exc: BaseException, spec: LoadSpec) -> PlaygroundError:
     detail = f"{type(exc).__name__}: {exc}"
-    if _is_oom(exc):
+    if is_oom(exc):
         return _refuse("local.error.oom_loading", detail=detail, model=spec.model, device=spec.device,
                        dtype=spec.dtype)
     if "trust_remote_code" in str(exc):

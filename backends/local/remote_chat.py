@@ -11,54 +11,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from backends.chatglm_history import Query, to_pairs, to_roles
 from backends.local.cache import LoadedModel, hand_back_gpu_cache
 from backends.local.trimming import Messages
 from core.chat import StreamMeta, Usage
-
-Query = tuple[str, list[Any]]  # (the last user message, the history before it)
-
-
-def _merged(messages: Messages) -> list[tuple[str, str]]:
-    """(role, text) with back-to-back messages of one role joined: ChatGLM's history alternates."""
-    out: list[tuple[str, str]] = []
-    for message in messages:
-        role, text = message["role"], message["content"]
-        if out and out[-1][0] == role:
-            out[-1] = (role, out[-1][1] + "\n\n" + text)
-        else:
-            out.append((role, text))
-    return out
-
-
-def to_pairs(messages: Messages) -> Query:
-    """ChatGLM2's form: history as [(question, answer), ...]. It has no system role: the system
-    message goes in front of the first question."""
-    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-    turns = _merged([m for m in messages if m["role"] != "system"])
-    pairs: list[tuple[str, str]] = []
-    question: str | None = None
-    for role, text in turns[:-1]:
-        if role == "user":
-            question = text
-        else:
-            pairs.append((question or "", text))
-            question = None
-    if question is not None:  # a question left without an answer (it was not run)
-        pairs.append((question, ""))
-    query = turns[-1][1] if turns else ""
-    if system:
-        if pairs:
-            pairs[0] = (f"{system}\n\n{pairs[0][0]}", pairs[0][1])
-        else:
-            query = f"{system}\n\n{query}"
-    return query, pairs
-
-
-def to_roles(messages: Messages) -> Query:
-    """ChatGLM3's form: history as [{"role", "content"}, ...], system messages included."""
-    turns = _merged(messages)
-    query = turns[-1][1] if turns else ""
-    return query, [{"role": role, "content": text} for role, text in turns[:-1]]
 
 
 class RemotePrompt:
@@ -69,6 +25,8 @@ class RemotePrompt:
         self.roles = callable(getattr(tokenizer, "build_chat_input", None))  # ChatGLM3
 
     def query(self, messages: Messages) -> Query:
+        """(query, history) in ChatGLM's form (backends/chatglm_history.py): ChatGLM3's role
+        messages, else ChatGLM2's (query, answer) pairs."""
         return to_roles(messages) if self.roles else to_pairs(messages)
 
     def count(self, messages: Messages) -> int:
