@@ -18,6 +18,7 @@ from components.identity import TYPED, current_user_id
 from components.state import durable
 
 if TYPE_CHECKING:
+    from core.call_cost import Price
     from core.chat import ChatRecord, ChatRequest
     from core.usage_ledger import Ledger
     from core.usage_recording import CallContext
@@ -26,7 +27,6 @@ SESSION_ID_KEY = "usage.session_id"  # this browser session's id in the usage le
 LEDGER_ERROR_KEY = "usage.ledger_error"  # LedgerUnavailable when calls cannot be recorded
 STORE_TEXT_KEY = "usage.store_text"  # True: the ledger keeps the messages (the Usage page's switch)
 
-Price = Callable[[str, int | None, int | None], tuple[float, str] | None]
 Hook = Callable[["ChatRecord"], None]
 
 

@@ -161,13 +161,7 @@ def _recompute(ledger: Ledger, data_dir: Path) -> None:
     """Re-price every recorded call with the saved price table (before the page is drawn again,
     so the figures above show the new costs)."""
     table = PriceTable.load(data_dir)
-
-    def price(model: str, prompt: int | None, completion: int | None) -> tuple[float, str] | None:
-        if prompt is None and completion is None:
-            return None  # a call refused before any token: no cost, as when it was recorded
-        return table.cost(model, prompt, completion)
-
-    st.session_state[RECOMPUTED_KEY] = ledger.recompute_costs(price)
+    st.session_state[RECOMPUTED_KEY] = ledger.recompute_costs(table.cost)  # no tokens: no cost (the ledger)
 
 
 def render_recording(lang: str) -> None:

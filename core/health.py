@@ -80,7 +80,10 @@ def _get(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, str]:
 
 
 def check_qdrant(settings: Settings) -> Check | None:
-    """The Qdrant server's /readyz; None when no server is configured (local mode on disk)."""
+    """The Qdrant server's /readyz; None when no server is configured (local mode on disk). A
+    user:password@ in the URL is never printed."""
+    from core.usage_engine import redact
+
     base = settings.get(QDRANT_URL_ENV)
     if not base:
         return None
@@ -89,10 +92,10 @@ def check_qdrant(settings: Settings) -> Check | None:
     try:
         status, _body = _get(target, {"api-key": key} if key else None)
     except urllib.error.HTTPError as exc:
-        return Check("qdrant", False, f"{base}: HTTP {exc.code}")
+        return Check("qdrant", False, redact(f"{base}: HTTP {exc.code}"))
     except (OSError, ValueError) as exc:
-        return Check("qdrant", False, f"{base}: {type(exc).__name__}: {getattr(exc, 'reason', exc)}")
-    return Check("qdrant", status == 200, f"{base}" + ("" if status == 200 else f": HTTP {status}"))
+        return Check("qdrant", False, redact(f"{base}: {type(exc).__name__}: {getattr(exc, 'reason', exc)}"))
+    return Check("qdrant", status == 200, redact(f"{base}" + ("" if status == 200 else f": HTTP {status}")))
 
 
 def check_app(url: str) -> Check:

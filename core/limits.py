@@ -79,9 +79,6 @@ class LimitConfig:
         return ZoneInfo(self.timezone)
 
 
-_UNSET: Any = object()
-
-
 def _value(name: str, raw: Any, where: str) -> Any:
     """A limit value: an int (requests, tokens) or a number (cost) >= 0, or None for "unlimited"."""
     if isinstance(raw, str):

@@ -15,11 +15,12 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from numbers import Real
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.atomic_file import write_text_atomic
 
@@ -45,6 +46,7 @@ MILLION = 1_000_000
 # A dated or numbered snapshot of a known model: glm-4-flash-250414, gpt-4o-2024-08-06.
 # Anything else after a known id is another model (gpt-4.1-mini is not gpt-4.1; glm-4.5 is not glm-4).
 _SNAPSHOT_SUFFIX = re.compile(r"^-\d[\d-]*$")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -166,18 +168,7 @@ class PriceTable:
     def find(self, model: str | None) -> Price | None:
         """The row for `model`: its exact id (any case), else the longest known id it is a dated
         snapshot of ("glm-4-flash-250414" -> glm-4-flash); None when the model has no price."""
-        if not model or not str(model).strip():
-            return None
-        wanted = str(model).strip().lower()
-        best: Price | None = None
-        for price in self.prices:
-            known = price.model.strip().lower()
-            if known == wanted:
-                return price
-            if (wanted.startswith(known) and _SNAPSHOT_SUFFIX.match(wanted[len(known):])
-                    and (best is None or len(known) > len(best.model.strip()))):
-                best = price
-        return best
+        return match_model(model, self.prices, lambda price: price.model)
 
     def cost(self, model: str | None, prompt_tokens: Any, completion_tokens: Any,
              images: Any = 0) -> tuple[float, str] | None:
@@ -215,6 +206,23 @@ class PriceTable:
                     cny_per_usd: float | None = None) -> PriceTable:
         rate = self.cny_per_usd if cny_per_usd is None else cny_per_usd
         return replace(self, prices=tuple(prices), cny_per_usd=rate, warnings=())
+
+
+def match_model(model: str | None, items: Iterable[T], model_of: Callable[[T], str]) -> T | None:
+    """The item whose model id (`model_of(item)`) is `model`, in any case; else the one with the
+    longest id that `model` is a dated snapshot of ("glm-4-flash-250414" -> glm-4-flash); else None."""
+    if not model or not str(model).strip():
+        return None
+    wanted = str(model).strip().lower()
+    best: T | None = None
+    best_len = -1
+    for item in items:
+        known = model_of(item).strip().lower()
+        if known == wanted:
+            return item
+        if len(known) > best_len and wanted.startswith(known) and _SNAPSHOT_SUFFIX.match(wanted[len(known):]):
+            best, best_len = item, len(known)
+    return best
 
 
 # ---- validation ---------------------------------------------------------------------------------
@@ -262,7 +270,7 @@ def validate_price_records(records: list[dict[str, Any]]) -> tuple[list[Price], 
                 model=model, currency=currency,
                 input_per_m=numbers["input_per_m"] or 0.0, output_per_m=numbers["output_per_m"] or 0.0,
                 per_image=numbers["per_image"], training_per_m=numbers["training_per_m"],
-                source=_text(record.get("source")), date=_text(record.get("date"))))
+                source=_shown(record.get("source")), date=_shown(record.get("date"))))
     return prices, problems
 
 
@@ -304,12 +312,8 @@ def _blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _text(value: Any) -> str:
-    return "" if _blank(value) else str(value).strip()
-
-
 def _shown(value: Any) -> str:
-    """A value as the user typed it, for a message."""
+    """A cell as the user typed it, stripped ("" when blank): for a text column or a message."""
     return "" if _blank(value) else str(value).strip()
 
 

@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core import usage_queries as q
 from core import usage_rollup as rollup
+from core.call_cost import Price
 from core.config import Settings
 from core.i18n import t
 from core.usage_engine import display_url, make_engine, redact, short_error, unparsed
@@ -46,7 +47,6 @@ DB_URL_ENV = "PLAYGROUND_DB_URL"
 SQLITE_FILE = "usage.sqlite"
 RETRY_AFTER_S = 30.0  # ledger_for: an unreachable URL is not tried again for this long
 REPRICE_BATCH = 5000
-Price = Callable[[str, "int | None", "int | None"], "tuple[float, str] | None"]
 
 
 class LedgerUnavailable(Exception):
@@ -62,10 +62,6 @@ class LedgerUnavailable(Exception):
 
     def __str__(self) -> str:
         return " | ".join(part for part in (self.key, self.url, self.detail) if part)
-
-    @property
-    def message_key(self) -> str:
-        return self.key
 
     def message(self, lang: str) -> str:
         """What happened and what to do, in the UI language."""
@@ -161,7 +157,8 @@ class Ledger:
             return 0
 
     def recompute_costs(self, price: Price) -> int:
-        """Re-price every row with `price(model, prompt, completion) -> (cost, currency) | None`.
+        """Re-price every row with `price(model, prompt, completion) -> (cost, currency) | None`;
+        a row without tokens gets no cost, whatever `price` answers.
 
         Returns how many rows changed. A row for which `price` raises is left as it was.
         """
@@ -276,10 +273,11 @@ _FAILED: Any = object()
 
 
 def _priced(price: Price, model: str, prompt: int | None, completion: int | None) -> Any:
-    """(cost, currency), (None, None) for no price, or _FAILED when `price` raised or made no sense."""
+    """(cost, currency), (None, None) for no price or no tokens (a call refused before any token
+    costs nothing, as when it was recorded), or _FAILED when `price` raised or made no sense."""
     try:
         result = price(model, prompt, completion)
-        if result is None:
+        if result is None or (prompt is None and completion is None):
             return (None, None)
         cost, currency = result
         cost = float(cost)

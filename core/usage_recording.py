@@ -2,7 +2,8 @@
 
 Tokens come from the backend's usage report. When there is none, they are estimated
 (core/token_estimate.py) and the row is flagged `tokens_estimated`; a call the provider refused
-before answering anything (an error with no text) has no tokens at all rather than invented ones.
+before answering anything (an error with no text) has no tokens at all rather than invented ones
+(core/call_cost.py counts, prices and writes).
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from core.call_cost import Price, call_cost, call_tokens, write_row
 from core.chat import ChatRecord, ChatRequest
-from core.token_estimate import estimate_messages_tokens, estimate_tokens
 from core.usage_ledger import Ledger
 from core.usage_schema import UsageRow
 
 log = logging.getLogger("playground.usage")
-
-Price = Callable[[str, "int | None", "int | None"], "tuple[float, str] | None"]
 
 
 @dataclass(frozen=True)
@@ -53,37 +52,6 @@ def url_host(base_url: str | None) -> str:
     return f"{host}:{port}" if port else host
 
 
-def _tokens(request: ChatRequest, record: ChatRecord) -> tuple[int | None, int | None, int | None, bool]:
-    """(prompt, completion, total, estimated)."""
-    usage = record.usage
-    prompt = usage.prompt_tokens if usage else None
-    completion = usage.completion_tokens if usage else None
-    if prompt is not None and completion is not None:
-        total = usage.total_tokens if usage and usage.total_tokens is not None else prompt + completion
-        return prompt, completion, total, False
-    if prompt is None and completion is None and record.outcome == "error" and not record.text:
-        return None, None, None, False  # refused before answering: nothing to count or estimate
-    if prompt is None:
-        prompt = estimate_messages_tokens(request.messages)
-    if completion is None:
-        completion = estimate_tokens(record.text)
-    return prompt, completion, prompt + completion, True
-
-
-def _price(price: Price | None, model: str, prompt: int | None,
-           completion: int | None) -> tuple[float | None, str | None]:
-    if price is None or (prompt is None and completion is None):
-        return None, None
-    try:
-        result = price(model, prompt, completion)
-    except Exception:
-        log.warning("usage: pricing %r failed; cost left empty", model, exc_info=True)
-        return None, None
-    if result is None:
-        return None, None
-    return float(result[0]), str(result[1])
-
-
 def messages_text(request: ChatRequest, record: ChatRecord) -> str:
     """What was asked and answered, as JSON: {"messages": [...], "answer": "..."}."""
     return json.dumps({"messages": request.messages, "answer": record.text}, ensure_ascii=False,
@@ -93,8 +61,8 @@ def messages_text(request: ChatRequest, record: ChatRecord) -> str:
 def usage_row(context: CallContext, request: ChatRequest, record: ChatRecord,
               price: Price | None) -> UsageRow:
     """The ledger row of a finished call (ok, stopped or error)."""
-    prompt, completion, total, estimated = _tokens(request, record)
-    cost, currency = _price(price, request.model, prompt, completion)
+    prompt, completion, total, estimated = call_tokens(request.messages, record)
+    cost, currency = call_cost(price, request.model, prompt, completion)
     started = datetime.now(UTC) - timedelta(seconds=record.latency_s or 0.0)
     error = record.error
     return UsageRow(
@@ -121,9 +89,8 @@ def recorder(ledger: Ledger | None, context: CallContext, request: ChatRequest,
         if ledger is None:
             return
         try:
-            ok = ledger.record(usage_row(context, request, record, price))
-            reason = None if ok else (ledger.last_error or "not recorded")
-        except Exception as exc:
+            reason = write_row(ledger, usage_row(context, request, record, price))
+        except Exception as exc:  # the row could not be made (write_row itself never raises)
             reason = type(exc).__name__
             log.warning("usage: a call was not recorded (%s)", reason)
         if reason is not None and on_failure is not None:

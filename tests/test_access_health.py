@@ -80,6 +80,14 @@ def test_failures_say_where_without_the_password(tmp_path: Path, fake_server: st
     assert check_qdrant(Settings(env={}, secrets={})) is None  # local Qdrant on disk: nothing to ask
 
 
+def test_a_qdrant_url_with_credentials_is_never_printed(tmp_path: Path, fake_server: str) -> None:
+    with_user = fake_server.replace("http://", "http://ana:qd-s3cret@")
+    settings = Settings(env={"PLAYGROUND_DATA_DIR": str(tmp_path), "PLAYGROUND_QDRANT_URL": with_user},
+                        secrets={})
+    qdrant = check_qdrant(settings)
+    assert qdrant is not None and "127.0.0.1" in qdrant.detail and "qd-s3cret" not in qdrant.detail
+    assert all("qd-s3cret" not in c.detail for c in run_checks(settings))
+
 def test_the_command_exits_0_when_healthy_and_1_when_not(tmp_path: Path) -> None:
     secrets = tmp_path / "secrets.toml"
     secrets.write_text(f'PLAYGROUND_DATA_DIR = "{tmp_path / "data"}"\n', encoding="utf-8")

@@ -13,14 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from core.call_cost import Price, call_cost, call_tokens
 from core.chat import ChatRecord, ChatRequest, ChatStream
 from core.errors import ErrorKind, PlaygroundError
-from core.token_estimate import estimate_messages_tokens, estimate_tokens
 
 if TYPE_CHECKING:
     from backends.base import Backend, Connection, Endpoint
 
-Price = Callable[[str, "int | None", "int | None"], "tuple[float, str] | None"]
 RecorderFor = Callable[["RunTarget", ChatRequest], Callable[[ChatRecord], None]]
 TICK_S = 0.02  # how long the reading loop sleeps when no stream had anything new
 
@@ -182,21 +181,7 @@ class CompareRun:
 
     def _count(self, i: int, record: ChatRecord) -> None:
         result = self.results[i]
-        usage = record.usage
-        prompt = usage.prompt_tokens if usage else None
-        completion = usage.completion_tokens if usage else None
-        if prompt is None and completion is None and record.outcome == "error" and not record.text:
-            return  # refused before answering: nothing to count or to pay
-        if prompt is None or completion is None:
-            result.tokens_estimated = True
-            prompt = prompt if prompt is not None else estimate_messages_tokens(self.messages)
-            completion = completion if completion is not None else estimate_tokens(record.text)
+        prompt, completion, _total, result.tokens_estimated = call_tokens(self.messages, record)
         result.prompt_tokens, result.completion_tokens = prompt, completion
-        if self._price is None:
-            return
-        try:
-            priced = self._price(self.targets[i].model_id, prompt, completion)
-        except Exception:
-            priced = None  # no usable price table: the column shows no cost rather than fail
-        if priced is not None:
-            result.cost, result.currency = float(priced[0]), str(priced[1])
+        # no tokens (refused before answering) or no usable price table: the column shows no cost
+        result.cost, result.currency = call_cost(self._price, self.targets[i].model_id, prompt, completion)

@@ -203,10 +203,6 @@ def clean_name(name: str | None) -> str:
     return text
 
 
-def atomic_write(path: Path, text: str) -> None:
-    write_text_atomic(path, text)
-
-
 def _meta(dataset: Dataset) -> str:
     meta = {"name": dataset.name, "created_at": dataset.created_at, "updated_at": dataset.updated_at,
             "count": len(dataset.examples), "settings": dataset.settings, "owner": dataset.owner,
@@ -291,11 +287,10 @@ class DatasetStore:
     def save(self, dataset: Dataset) -> None:
         """Write the examples, then the meta data, each atomically. Raises OSError."""
         folder = self._folder(dataset.id)
-        folder.mkdir(parents=True, exist_ok=True)
         dataset.updated_at = _now()
         lines = "".join(example.to_line() + "\n" for example in dataset.examples)
-        atomic_write(folder / EXAMPLES_FILE, lines)
-        atomic_write(folder / META_FILE, _meta(dataset))
+        write_text_atomic(folder / EXAMPLES_FILE, lines)
+        write_text_atomic(folder / META_FILE, _meta(dataset))
 
     def save_settings(self, dataset: Dataset) -> None:
         """Write only the meta data (a changed setting must not rewrite a large examples file)."""
@@ -303,7 +298,7 @@ class DatasetStore:
         if not (folder / EXAMPLES_FILE).exists():
             self.save(dataset)
             return
-        atomic_write(folder / META_FILE, _meta(dataset))
+        write_text_atomic(folder / META_FILE, _meta(dataset))
 
     # ---- create, rename, duplicate, delete ----------------------------------------------------
     def _unique(self, name: str, except_id: str | None = None) -> str:

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.atomic_file import write_text_atomic
 from core.errors import ErrorKind, PlaygroundError
-from core.finetune.dataset import atomic_write
 from core.finetune.export import ExportResult
 from core.finetune.model_registry import FOLDER, FineTunedModel, register_model
 
@@ -186,8 +186,8 @@ class JobStore:
                 break
         else:
             records.insert(0, record)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path, json.dumps([asdict(r) for r in records], ensure_ascii=False, indent=1) + "\n")
+        text = json.dumps([asdict(r) for r in records], ensure_ascii=False, indent=1) + "\n"
+        write_text_atomic(self.path, text)
 
 
 def _now() -> str:

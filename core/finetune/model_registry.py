@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core.finetune.dataset import atomic_write
+from core.atomic_file import write_text_atomic
 
 FOLDER = "finetune"
 MODELS_FILE = "models.json"
@@ -56,9 +56,8 @@ def register_model(data_dir: Path, model: FineTunedModel) -> bool:
     if any(m.id == model.id for m in models):
         return False
     path = _path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = [asdict(m) for m in [model, *models]]
-    atomic_write(path, json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+    write_text_atomic(path, json.dumps(records, ensure_ascii=False, indent=1) + "\n")
     return True
 
 
@@ -66,4 +65,4 @@ def forget_model(data_dir: Path, model_id: str) -> None:
     models = [m for m in load_models(data_dir) if m.id != model_id]
     path = _path(data_dir)
     if path.exists():
-        atomic_write(path, json.dumps([asdict(m) for m in models], ensure_ascii=False, indent=1) + "\n")
+        write_text_atomic(path, json.dumps([asdict(m) for m in models], ensure_ascii=False, indent=1) + "\n")

@@ -12,20 +12,19 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from core.atomic_file import write_text_atomic
 from core.errors import ErrorKind, PlaygroundError
-from core.finetune.dataset import atomic_write
-from core.pricing import CURRENCIES, MILLION, PriceTable, currency_code
+from core.pricing import CURRENCIES, MILLION, PriceTable, _file_stamp, currency_code, match_model
 
 SHIPPED_PATH = Path(__file__).resolve().parents[1] / "data" / "training_prices.csv"
 USER_FILE = "training_prices.csv"
 COLUMNS: tuple[str, ...] = ("model", "currency", "training_per_m", "source", "date")
-_SNAPSHOT = re.compile(r"^-\d[\d-]*$")  # glm-4-flash-250414 is priced as glm-4-flash
 
 
 @dataclass(frozen=True)
@@ -83,28 +82,22 @@ def parse_training_csv(text: str, origin: str) -> list[TrainingPrice]:
 
 
 def load_prices(data_dir: Path) -> dict[str, TrainingPrice]:
-    """Shipped rows, overridden model by model by the user's saved rows; keyed by lower-case id."""
+    """Shipped rows, overridden model by model by the user's saved rows; keyed by lower-case id.
+    The files are read again only when they change (cheap enough for every rerun)."""
+    path = Path(data_dir) / USER_FILE
+    return dict(_load_cached(str(path), _file_stamp(SHIPPED_PATH), _file_stamp(path)))
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, shipped_stamp: Any, saved_stamp: Any) -> dict[str, TrainingPrice]:
     shipped = parse_training_csv(SHIPPED_PATH.read_text(encoding="utf-8"), "shipped")
     out = {p.model.lower(): p for p in shipped}
-    path = Path(data_dir) / USER_FILE
     try:
-        saved = parse_training_csv(path.read_text(encoding="utf-8-sig"), "saved")
+        saved = parse_training_csv(Path(path).read_text(encoding="utf-8-sig"), "saved")
     except (OSError, UnicodeDecodeError):
         saved = []
     out.update({p.model.lower(): p for p in saved})
     return out
-
-
-def _find(prices: dict[str, TrainingPrice], model: str) -> TrainingPrice | None:
-    wanted = model.strip().lower()
-    if wanted in prices:
-        return prices[wanted]
-    best = None
-    for known, price in prices.items():
-        if wanted.startswith(known) and _SNAPSHOT.match(wanted[len(known):]) and (
-                best is None or len(known) > len(best.model)):
-            best = price
-    return best
 
 
 def price_for(model: str, data_dir: Path, table: PriceTable | None = None) -> TrainingPrice | None:
@@ -112,7 +105,7 @@ def price_for(model: str, data_dir: Path, table: PriceTable | None = None) -> Tr
     price table's `training_per_m`, else the row without a number (unknown), else None."""
     if not model or not model.strip():
         return None
-    found = _find(load_prices(data_dir), model)
+    found = match_model(model, load_prices(data_dir).values(), lambda price: price.model)
     if found is not None and found.per_m is not None:
         return found
     table = table if table is not None else PriceTable.load_cached(Path(data_dir))
@@ -148,8 +141,7 @@ def save_price(data_dir: Path, model: str, per_m: Any, currency: Any, source: st
     writer.writerow(COLUMNS)
     for r in rows:
         writer.writerow([r.model, r.currency, "" if r.per_m is None else f"{r.per_m:g}", r.source, r.date])
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    atomic_write(path, out.getvalue())
+    write_text_atomic(path, out.getvalue())
     return price
 
 

@@ -8,16 +8,14 @@ the texts only when the user turned storing text on.
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime, timedelta
 
+from core.call_cost import Price, call_cost, write_row
 from core.errors import PlaygroundError
 from core.token_estimate import estimate_tokens
 from core.usage_ledger import Ledger
-from core.usage_recording import CallContext, Price, url_host
+from core.usage_recording import CallContext, url_host
 from core.usage_schema import UsageRow
-
-log = logging.getLogger("playground.usage")
 
 
 def embedding_row(context: CallContext, model: str, texts: list[str], prompt_tokens: int | None,
@@ -26,19 +24,13 @@ def embedding_row(context: CallContext, model: str, texts: list[str], prompt_tok
     estimated = prompt_tokens is None and error is None
     if estimated:
         prompt_tokens = sum(estimate_tokens(t) for t in texts)
-    cost, currency = None, None
-    if price is not None and prompt_tokens is not None:
-        try:
-            found = price(model, prompt_tokens, 0)
-            if found is not None:
-                cost, currency = float(found[0]), str(found[1])
-        except Exception:
-            log.warning("usage: pricing %r failed; cost left empty", model, exc_info=True)
+    completion = 0 if prompt_tokens is not None else None  # an embedding has no completion
+    cost, currency = call_cost(price, model, prompt_tokens, completion)
     return UsageRow(
         ts=datetime.now(UTC) - timedelta(seconds=latency_s), session_id=context.session_id,
         page=context.page, backend=context.backend, endpoint=context.endpoint,
         base_url_host=url_host(context.base_url), model=model, params={"texts": len(texts)},
-        prompt_tokens=prompt_tokens, completion_tokens=0 if prompt_tokens is not None else None,
+        prompt_tokens=prompt_tokens, completion_tokens=completion,
         total_tokens=prompt_tokens, tokens_estimated=estimated, ttft_s=None, latency_s=latency_s,
         streamed=False, outcome="error" if error is not None else "ok",
         error_kind=error.kind.value if error is not None else None,
@@ -51,10 +43,4 @@ def embedding_row(context: CallContext, model: str, texts: list[str], prompt_tok
 
 def record_embedding(ledger: Ledger | None, row: UsageRow) -> str | None:
     """Write the row; the reason when it could not be written (never raises)."""
-    if ledger is None:
-        return None
-    try:
-        return None if ledger.record(row) else (ledger.last_error or "not recorded")
-    except Exception as exc:
-        log.warning("usage: an embedding call was not recorded (%s)", type(exc).__name__)
-        return type(exc).__name__
+    return write_row(ledger, row)
