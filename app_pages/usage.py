@@ -6,7 +6,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from components.backend_picker import load_settings
-from components.identity import current_user_id, is_admin, shown_name
+from components.identity import current_user_id, is_admin
 from components.language import current_language
 from components.usage_filters import render_filters, render_money_settings, usage_settings
 from components.usage_hook import LEDGER_ERROR_KEY
@@ -22,6 +22,7 @@ from components.usage_sections import (
 )
 from components.usage_table import render_calls
 from core.i18n import t
+from core.markup import md as shown_name
 from core.pricing import PriceTable
 from core.usage_ledger import Ledger, LedgerUnavailable, UsageFilter, ledger_for
 from core.usage_view import time_bucket, total_in

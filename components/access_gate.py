@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import streamlit as st
 from streamlit import config as streamlit_config  # st.get_option, read at call time (tests patch it)
 
-from components.identity import IDENTITY_KEY, OPEN, Identity, identity, shown_name
+from components.identity import IDENTITY_KEY, OPEN, Identity, identity
 from components.language import current_language, language_switch
 from core import access
 from core.access import (
@@ -39,6 +39,7 @@ from core.access import (
 from core.config import Settings
 from core.i18n import t
 from core.limits import load_limits
+from core.markup import md as shown_name
 
 SIGNED_KEY = "access.signed_in"  # {"user", "method", "since", "stamp"} after a password sign-in
 NOTICE_KEY = "access.notice"  # (catalogue key, values): what the sign-in page says once

@@ -94,6 +94,20 @@ def key_slot(backend: Backend, endpoint: Endpoint) -> str:
     return endpoint.key_envs[0] if endpoint.key_required else f"{backend.id}/{endpoint.id}"
 
 
+def endpoint_connection(backend_id: str, endpoint_id: str,
+                        settings: Settings | None = None) -> tuple[Connection, str | None]:
+    """The connection the sidebar would use for an endpoint, without drawing anything (embeddings,
+    cloud knowledge bases, fine-tune jobs): the base URL chosen there (else the endpoint's), the key
+    typed there (else the server's), and where the key came from ("typed" or its variable)."""
+    settings = settings or load_settings()
+    backend = get_backend(backend_id)
+    endpoint = backend.endpoint(endpoint_id)
+    url = (picker_state()["base_url"].get(f"{backend_id}/{endpoint.id}") or endpoint.base_url).strip()
+    typed = typed_keys().get(key_slot(backend, endpoint))
+    key, source = (typed, "typed") if typed else settings.key_for(endpoint.key_envs)
+    return Connection(base_url=url, api_key=key, timeout_s=settings.timeout_s), source
+
+
 def render_picker(lang: str) -> Selection:
     """Draw the backend / endpoint / model / key controls and return the selection."""
     state = picker_state()

@@ -7,7 +7,6 @@ the sidebar, memory only), else the environment or secrets.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import streamlit as st
@@ -40,13 +39,7 @@ from components.state import bound
 from core.compare.translation import Translation, translate
 from core.config import mask_key
 from core.i18n import t
-
-_MARKUP = re.compile(r"([\\`*_\[\]<>#|~$])")
-
-
-def md(text: str) -> str:
-    """Text shown as Markdown without being read as Markdown (user-typed words in a note)."""
-    return _MARKUP.sub(r"\\\1", text)
+from core.markup import md
 
 
 def render_targets(state: CompareState, lang: str) -> tuple[list[TargetChoice], list[Any]]:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from components.backend_picker import load_settings
 from core.i18n import t
+from core.markup import md as _md
 from core.messages import Conversation, Role
 from core.pricing import PriceTable
 from core.pricing_display import ConversationCost, conversation_summary, format_money
-
-_MARKUP = re.compile(r"([\\`*_\[\]<>#|~$])")  # a caption is Markdown: "$" would start math
-
-
-def _md(text: str) -> str:
-    return _MARKUP.sub(r"\\\1", text)
 
 
 def price_table() -> PriceTable:

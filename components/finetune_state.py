@@ -8,7 +8,6 @@ or a setting they depend on changed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +26,13 @@ from core.finetune.dataset import Dataset, DatasetStore, valid_dataset_id
 from core.finetune.stats import DatasetStats, dataset_stats
 from core.finetune.validation import Report, validate_records
 from core.i18n import t
+from core.markup import md
 
 STATE_KEY = "finetune.workspace"
 SECTIONS: tuple[str, ...] = ("examples", "import", "check", "stats", "export", "train")
 DEFAULTS: dict[str, Any] = {"base_model": DEFAULT_BASE_MODEL, "limit": None, "epochs": 3,
                             "validation_ratio": 0.1, "seed": 42}
 T = TypeVar("T")
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~$])")
 
 
 @dataclass
@@ -161,7 +160,3 @@ def show_problem(err: PlaygroundError, lang: str) -> None:
 def problem_text(err: PlaygroundError, lang: str) -> str:
     return explain(err, lang).fix
 
-
-def md(text: str) -> str:
-    """User text inside Markdown, shown as typed (no emphasis, links or math from it)."""
-    return _MARKDOWN.sub(r"\\\1", text)

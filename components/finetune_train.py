@@ -15,9 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from backends.base import Connection
-from backends.glm_models import ZHIPU_BASE_URL
 from backends.zhipu_finetune import KEY_ENVS, ZhipuFineTune
-from components.backend_picker import load_settings, picker_state, typed_keys
+from components.backend_picker import endpoint_connection
 from components.error_box import show_error
 from components.finetune_export import exported, render_split
 from components.finetune_state import Workspace, data_dir, md, problem_text, save, setting, show_problem
@@ -49,11 +48,7 @@ FIELDS = {"train_model": "widget.ft.train_model", "epochs": "widget.ft.train_epo
 
 def zhipu_connection() -> Connection:
     """The Zhipu key and URL the sidebar would use (a typed key first, then the server's)."""
-    settings = load_settings()
-    key = typed_keys().get(KEY_ENVS[0]) or settings.key_for(KEY_ENVS)[0]
-    base = (picker_state()["base_url"].get("zhipu/zhipu") or settings.get("ZHIPUAI_BASE_URL")
-            or ZHIPU_BASE_URL)
-    return Connection(base_url=base, api_key=key, timeout_s=settings.timeout_s)
+    return endpoint_connection("zhipu", "zhipu")[0]
 
 
 def _jobs() -> dict[str, tuple[Job, list[JobEvent], float]]:

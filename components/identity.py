@@ -8,7 +8,6 @@ page; without sign-in the user id is "" and everyone sees everything, as before 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,7 +20,6 @@ from core.errors import ErrorKind, PlaygroundError
 IDENTITY_KEY = "access.identity"
 TYPED = "typed"  # Selection.key_source of a key the user typed: their own money, never limited
 log = logging.getLogger("playground.access")
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~$])")
 
 
 @dataclass(frozen=True)
@@ -55,11 +53,6 @@ def owner_id() -> str | None:
     that nothing is hidden from anyone there."""
     ident = identity()
     return ident.user if ident.required else None
-
-
-def shown_name(user: str) -> str:
-    """A user id inside Markdown, shown as typed (no emphasis or links from it)."""
-    return _MARKDOWN.sub(r"\\\1", user)
 
 
 def limit_refusal(key_source: str | None) -> PlaygroundError | None:

@@ -7,7 +7,6 @@ problem is listed with its row, column and fix.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import streamlit as st
 from components.identity import is_admin
 from components.state import bound, durable
 from core.i18n import t
+from core.markup import md as _escape
 from core.pricing import (
     COLUMNS,
     CURRENCIES,
@@ -34,7 +34,6 @@ EDITOR_KEY = "widget.prices"  # + version and language: a new key starts a fresh
 RATE_KEY = "widget.prices.rate"
 _NUMBERS = ("input_per_m", "output_per_m", "per_image", "training_per_m")
 _TEXTS = ("model", "currency", "source", "date")
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~$])")  # what would turn typed text into markup
 
 
 def apply_edits(base: list[dict[str, Any]], edits: Any) -> list[dict[str, Any]]:
@@ -87,10 +86,6 @@ def _column_config(lang: str) -> dict[str, Any]:
         "source": cc.TextColumn(t("pricing.col.source", lang), help=t("pricing.help.source", lang)),
         "date": cc.TextColumn(t("pricing.col.date", lang), help=t("pricing.help.date", lang)),
     }
-
-
-def _escape(text: str) -> str:
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def _new_state(table: PriceTable) -> dict[str, Any]:

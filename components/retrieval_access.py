@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.identity import owner_id, shown_name
+from components.identity import owner_id
 from components.retrieval_feedback import kb_store, show_problem
 from core.errors import PlaygroundError
 from core.i18n import t
+from core.markup import md as shown_name
 from core.retrieval.errors import retrieval_error
 from core.retrieval.knowledge_base import KnowledgeBase
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import streamlit as st
 
-from components.identity import shown_name
 from components.retrieval_answer import render_answer, stream_answer
 from components.retrieval_dense import dense_query_for, dense_status
 from components.retrieval_feedback import md, show_problem
@@ -21,6 +20,7 @@ from components.retrieval_template import render_template_editor
 from components.state import bound, durable
 from core.errors import PlaygroundError
 from core.i18n import t
+from core.markup import md as shown_name
 from core.retrieval import kb_access
 from core.retrieval.ask import AskPlan, plan_ask
 from core.retrieval.history import hits_of, load_result, new_result, save_result

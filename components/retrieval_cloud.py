@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from components.backend_picker import load_settings
+from components.backend_picker import endpoint_connection
 from components.retrieval_access import read_only_note
 from components.retrieval_answer import render_answer, stream_answer, zhipu_tools_supported
 from components.retrieval_ask import (
@@ -18,7 +18,6 @@ from components.retrieval_ask import (
     render_result,
     result_for,
 )
-from components.retrieval_dense import provider_connection
 from components.retrieval_feedback import md, problem_text, show_problem
 from components.sidebar import current_selection
 from components.state import bound
@@ -99,7 +98,7 @@ def _render_upload(settings: dict[str, Any], lang: str) -> None:
                  icon=":material/cloud_upload:", disabled=not files or not knowledge_id):
         from backends.zhipu_knowledge import upload_to_knowledge_base
 
-        conn = provider_connection("zhipu", load_settings())
+        conn = endpoint_connection("zhipu", "zhipu")[0]
         report = []
         bar = st.progress(0.0)
         for number, upload in enumerate(files or []):

@@ -16,21 +16,20 @@ import streamlit as st
 
 from backends.base import Connection
 from backends.embeddings import CLOUD_MODELS, LOCAL, EmbeddingCall, EmbeddingSpec, embed_texts
-from backends.glm_models import ZHIPU_BASE_URL
-from components.backend_picker import load_settings, picker_state, typed_keys
-from components.identity import TYPED, limit_refusal, shown_name
+from components.backend_picker import endpoint_connection, load_settings
+from components.identity import limit_refusal
 from components.retrieval_feedback import md, progress_bar, show_problem
 from components.usage_hook import LEDGER_ERROR_KEY, call_context, open_ledger, payer_of, price_of
 from core.config import Settings
 from core.errors import PlaygroundError
 from core.i18n import t
+from core.markup import md as shown_name
 from core.retrieval.dense import QdrantStore
 from core.retrieval.knowledge_base import Embedding, KnowledgeBase
 from core.retrieval.search import DenseQuery
 
 NONE = "none"
 CHOICES = [NONE, *CLOUD_MODELS, LOCAL]
-OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 DENSE_PROBLEM = "retrieval.dense_problem"
 
 
@@ -47,35 +46,14 @@ def spec_of(kb: KnowledgeBase) -> EmbeddingSpec | None:
     return EmbeddingSpec.from_dict(kb.meta().get("embedding"))
 
 
-def _provider_key(provider: str, settings: Settings) -> tuple[str, str | None, str | None]:
-    """(key variable, key, where it came from: TYPED or the variable) as the sidebar has them."""
-    env = "ZHIPUAI_API_KEY" if provider == "zhipu" else "OPENAI_API_KEY"
-    typed = typed_keys().get(env)
-    if typed:
-        return env, typed, TYPED
-    key = settings.get(env)
-    return env, key, env if key else None
-
-
-def provider_connection(provider: str, settings: Settings) -> Connection:
-    """Zhipu's or OpenAI's key and base URL as the sidebar has them (a typed key, else the server's)."""
-    urls = picker_state().get("base_url", {})
-    _, key, _ = _provider_key(provider, settings)
-    if provider == "zhipu":
-        url = urls.get("zhipu/zhipu") or settings.get("ZHIPUAI_BASE_URL") or ZHIPU_BASE_URL
-    else:
-        url = urls.get("openai/openai") or settings.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
-    return Connection(base_url=url.strip(), api_key=key, timeout_s=settings.timeout_s)
-
-
 def connection_for(spec: EmbeddingSpec, settings: Settings) -> Connection | None:
     """The connection an embedding model needs (None for a local model)."""
-    return None if spec.provider == LOCAL else provider_connection(spec.provider, settings)
+    return None if spec.provider == LOCAL else endpoint_connection(spec.provider, spec.provider, settings)[0]
 
 
 def key_source_for(spec: EmbeddingSpec, settings: Settings) -> str | None:
     """Where a cloud embedding model's key comes from (TYPED: the user's own); None for a local one."""
-    return None if spec.provider == LOCAL else _provider_key(spec.provider, settings)[2]
+    return None if spec.provider == LOCAL else endpoint_connection(spec.provider, spec.provider, settings)[1]
 
 
 def usage_hook(spec: EmbeddingSpec, conn: Connection | None, page: str,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.identity import owner_id, shown_name
+from components.identity import owner_id
 from components.retrieval_access import option_label, render_sharing
 from components.retrieval_feedback import kb_store, md, show_problem
 from components.state import durable
 from core.errors import PlaygroundError
 from core.i18n import t
+from core.markup import md as shown_name
 from core.retrieval.errors import retrieval_error
 from core.retrieval.knowledge_base import KnowledgeBase
 
